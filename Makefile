@@ -1,0 +1,28 @@
+# The two commands of the README. Both set up .venv on first use (Python 3.11,
+# pinned requirements, the package in editable mode, a named Jupyter kernel)
+# and skip that step afterwards unless requirements.txt or pyproject.toml changed.
+PYTHON ?= python3.11
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: book test benchmark clean
+
+book: $(STAMP)
+	$(PY) -m saddlebook build
+
+test: $(STAMP)
+	$(PY) -m pytest
+
+benchmark: $(STAMP)
+	$(PY) benchmarks/run.py
+
+$(STAMP): requirements.txt pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	$(PY) -m ipykernel install --sys-prefix --name saddlebook --display-name "Python 3 (saddlebook)" >/dev/null
+	@touch $(STAMP)
+
+clean:
+	rm -rf _build book/executed book/generated chapters/*.ipynb

@@ -1,0 +1,79 @@
+"""saddlebook: the mathematical core of an executable book verifying
+"A Theory of Saddle Escape in Deep Nonlinear Networks" (Rawal & DeWeese).
+
+Modules
+-------
+activations
+    Activation registry, σ' by autograd, and the Euler defect φ_σ.
+network
+    Bias-free deep networks, shape checks, Gaussian initialization.
+losses
+    Squared and logistic losses.
+data
+    Gaussian and whitened inputs, teachers, the moment Γ̂.
+identity
+    The imbalance identity (Theorem 1), scalar, matrix and discrete forms.
+flow
+    Gradient flow by an adaptive ODE solver.
+descent
+    Gradient descent in flow-time units.
+linear
+    Closed forms for deep linear networks (Saxe et al. 2014).
+
+Everything is float64 by default; no global torch state is changed.
+"""
+
+from .activations import ACTIVATIONS, SMOOTH, derivative, get_activation, phi, quadratic
+from .data import FeatureSum, LinearTeacher, SingleIndexTeacher, gamma, gaussian_inputs, whitened_inputs
+from .descent import DescentResult, gradient_descent
+from .flow import DivergenceError, FlowResult, gradient, gradient_flow
+from .identity import (
+    gd_imbalance_step,
+    identity_scale,
+    imbalance,
+    imbalance_rates,
+    matrix_imbalance,
+    matrix_imbalance_rates,
+)
+from .linear import saxe_mode_strength, two_layer_aligned_init
+from .losses import LOSSES, loss_value, network_loss
+from .network import check_shapes, forward, init_gaussian, preactivations, widths_for
+
+__all__ = [
+    "phi",
+    "derivative",
+    "get_activation",
+    "ACTIVATIONS",
+    "SMOOTH",
+    "quadratic",
+    "forward",
+    "preactivations",
+    "init_gaussian",
+    "widths_for",
+    "check_shapes",
+    "loss_value",
+    "network_loss",
+    "LOSSES",
+    "gaussian_inputs",
+    "whitened_inputs",
+    "LinearTeacher",
+    "SingleIndexTeacher",
+    "FeatureSum",
+    "gamma",
+    "imbalance",
+    "imbalance_rates",
+    "identity_scale",
+    "matrix_imbalance",
+    "matrix_imbalance_rates",
+    "gd_imbalance_step",
+    "gradient",
+    "gradient_flow",
+    "FlowResult",
+    "DivergenceError",
+    "gradient_descent",
+    "DescentResult",
+    "saxe_mode_strength",
+    "two_layer_aligned_init",
+]
+
+# pipeline and checks exports are added by the integrator

@@ -1,0 +1,5 @@
+import sys
+
+from saddlebook.publish.cli import main
+
+sys.exit(main())

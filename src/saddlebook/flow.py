@@ -1,0 +1,336 @@
+"""Gradient flow Ẇ = −∇_W 𝓛, integrated by an adaptive ODE solver.
+
+:func:`gradient` is the single place where loss gradients are computed;
+:mod:`saddlebook.descent` and :mod:`saddlebook.identity` reuse it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import numpy as np
+import torch
+from scipy.integrate import solve_ivp
+
+from .activations import Activation, get_activation
+from .losses import _loss_value, check_loss
+from .network import _output, _preactivations, check_shapes
+
+__all__ = ["DivergenceError", "gradient", "gradient_flow", "FlowResult"]
+
+_METHODS = ("RK45", "RK23", "DOP853", "Radau", "BDF", "LSODA")
+
+
+class DivergenceError(FloatingPointError):
+    """Training diverged: the loss became non-finite or exploded.
+
+    Attributes
+    ----------
+    t : float
+        Flow time at which divergence was detected.
+    loss : float
+        Loss value there (may be NaN or inf).
+    config : str
+        Short description of the run (integrator, step size, ...).
+    """
+
+    def __init__(self, t: float, loss: float, config: str = "", reason: str = "") -> None:
+        self.t = float(t)
+        self.loss = float(loss)
+        self.config = config
+        msg = f"training diverged at t={self.t:.6g} with loss={self.loss:.6g}"
+        if reason:
+            msg += f" ({reason})"
+        if config:
+            msg += f" [{config}]"
+        super().__init__(msg)
+
+
+def _loss_and_gradient(
+    weights: Sequence[torch.Tensor], x: torch.Tensor, y: torch.Tensor, fn: Activation, loss: str
+) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    # Unchecked core: loss value and ∇_W 𝓛 by autograd on detached leaves.
+    leaves = [w.detach().requires_grad_(True) for w in weights]
+    with torch.enable_grad():
+        value = _loss_value(_output(_preactivations(leaves, x, fn)), y, loss)
+        grads = torch.autograd.grad(value, leaves)
+    return value.detach(), [g.detach() for g in grads]
+
+
+def _validate(weights, sigma, x, y, loss):
+    check_loss(loss)
+    _, fn = get_activation(sigma)
+    check_shapes(list(weights), x, y)
+    return fn
+
+
+def gradient(
+    weights: Sequence[torch.Tensor],
+    sigma: str | Activation,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    loss: str = "mse",
+) -> list[torch.Tensor]:
+    """Gradient ∇_W 𝓛 of the mean training loss.
+
+    Parameters
+    ----------
+    weights : sequence of torch.Tensor
+        ``[W_1, …, W_L]``.
+    sigma : str or callable
+        Activation.
+    x : torch.Tensor
+        Inputs, shape ``(n, d)``.
+    y : torch.Tensor
+        Targets, shape ``(n,)`` (or ``(n, n_L)``).
+    loss : {"mse", "logistic"}, default "mse"
+
+    Returns
+    -------
+    list of torch.Tensor
+        ``[∇_{W_1} 𝓛, …, ∇_{W_L} 𝓛]``, detached, same shapes/dtype/device as
+        the weights.
+    """
+    fn = _validate(weights, sigma, x, y, loss)
+    return _loss_and_gradient(weights, x, y, fn, loss)[1]
+
+
+@dataclass
+class FlowResult:
+    """Trajectory of a gradient-flow integration.
+
+    Attributes
+    ----------
+    t : numpy.ndarray
+        Output times (physical flow time), starting at 0, ending at ``t_max``.
+    loss : numpy.ndarray
+        Loss at each time in ``t``.
+    weights : list of list of torch.Tensor
+        Weights at each time in ``t``.
+    escape_time : float or None
+        First time the loss crosses ``escape_fraction × loss(0)`` downward
+        (located by the solver's event root finding), or None.
+    nfev : int
+        Number of gradient evaluations used by the solver.
+    final : list of torch.Tensor
+        Weights at ``t_max``.
+    """
+
+    t: np.ndarray
+    loss: np.ndarray
+    weights: list[list[torch.Tensor]]
+    escape_time: float | None
+    nfev: int
+    final: list[torch.Tensor] = field(default_factory=list)
+
+
+def _default_t_eval(t_max: float) -> np.ndarray:
+    # Union of a linear and a logarithmic grid: resolves both the early
+    # transient and the long plateau on either kind of time axis.
+    lin = np.linspace(0.0, t_max, 201)
+    log = np.geomspace(t_max * 1e-4, t_max, 200)
+    return np.unique(np.concatenate([lin, log, [0.0, t_max]]))
+
+
+def _check_positive(name: str, value, allow_inf: bool = False) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):
+        raise ValueError(f"parameter '{name}' must be a positive real number, got {value!r}")
+    value = float(value)
+    if not (value > 0) or (not allow_inf and not math.isfinite(value)):
+        raise ValueError(f"parameter '{name}' must be finite and > 0, got {value!r}")
+    return value
+
+
+def _check_fraction(escape_fraction) -> float | None:
+    if escape_fraction is None:
+        return None
+    f = _check_positive("escape_fraction", escape_fraction)
+    if not f < 1:
+        raise ValueError(f"parameter 'escape_fraction' must lie in (0, 1), got {escape_fraction!r}")
+    return f
+
+
+def gradient_flow(
+    weights0: Sequence[torch.Tensor],
+    sigma: str | Activation,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    t_max: float,
+    loss: str = "mse",
+    t_eval: Sequence[float] | np.ndarray | None = None,
+    rtol: float = 1e-10,
+    atol: float = 1e-12,
+    method: str = "DOP853",
+    escape_fraction: float | None = None,
+    max_loss_ratio: float = 1e6,
+) -> FlowResult:
+    """Integrate gradient flow Ẇ = −∇_W 𝓛 from ``weights0`` up to ``t_max``.
+
+    Parameters
+    ----------
+    weights0 : sequence of torch.Tensor
+        Initial weights ``[W_1, …, W_L]``.
+    sigma : str or callable
+        Activation.
+    x : torch.Tensor
+        Inputs, shape ``(n, d)``.
+    y : torch.Tensor
+        Targets, shape ``(n,)`` (or ``(n, n_L)``).
+    t_max : float
+        Final flow time (> 0).
+    loss : {"mse", "logistic"}, default "mse"
+    t_eval : array_like, optional
+        Increasing output times in ``[0, t_max]``. Default: ≈400 points, the
+        union of a linear grid and a log grid on ``[1e-4 t_max, t_max]``,
+        including 0 and ``t_max``.
+    rtol, atol : float, default 1e-10, 1e-12
+        Solver tolerances (> 0).
+    method : str, default "DOP853"
+        A ``scipy.integrate.solve_ivp`` method: RK45, RK23, DOP853, Radau,
+        BDF or LSODA.
+    escape_fraction : float, optional
+        If given (in (0, 1)), record the first time the loss falls to
+        ``escape_fraction × loss(0)`` as ``escape_time``.
+    max_loss_ratio : float, default 1e6
+        Divergence threshold: loss above ``max_loss_ratio × loss(0)``.
+
+    Returns
+    -------
+    FlowResult
+
+    Raises
+    ------
+    ValueError
+        Invalid parameters (named in the message).
+    DivergenceError
+        The loss or gradient became non-finite, the loss exceeded
+        ``max_loss_ratio × loss(0)``, or the solver failed.
+
+    Notes
+    -----
+    The state is the concatenation of the flattened weights as a float64
+    numpy vector; gradients are computed in float64 on the device of
+    ``weights0``. Returned weights have the dtype/device of ``weights0``.
+    """
+    weights0 = list(weights0)
+    fn = _validate(weights0, sigma, x, y, loss)
+    t_max = _check_positive("t_max", t_max)
+    rtol = _check_positive("rtol", rtol)
+    atol = _check_positive("atol", atol)
+    max_loss_ratio = _check_positive("max_loss_ratio", max_loss_ratio, allow_inf=True)
+    if not max_loss_ratio > 1:
+        raise ValueError(f"parameter 'max_loss_ratio' must be > 1 (or inf), got {max_loss_ratio!r}")
+    fraction = _check_fraction(escape_fraction)
+    if method not in _METHODS:
+        raise ValueError(f"parameter 'method' is {method!r}; allowed: {', '.join(_METHODS)}")
+    if t_eval is None:
+        t_eval = _default_t_eval(t_max)
+    else:
+        t_eval = np.asarray(t_eval, dtype=np.float64)
+        if t_eval.ndim != 1 or t_eval.size == 0 or not np.all(np.isfinite(t_eval)):
+            raise ValueError("parameter 't_eval' must be a non-empty 1-D array of finite times")
+        if np.any(np.diff(t_eval) <= 0) or t_eval[0] < 0 or t_eval[-1] > t_max:
+            raise ValueError(f"parameter 't_eval' must be strictly increasing within [0, t_max={t_max}]")
+    # The solver must reach t_max so that `final` is the state at t_max.
+    extended = bool(t_eval[-1] < t_max)
+    if extended:
+        t_eval = np.append(t_eval, t_max)
+
+    out_dtype, device = weights0[0].dtype, weights0[0].device
+    x64 = x.to(torch.float64)
+    y64 = y.to(torch.float64)
+    shapes = [tuple(w.shape) for w in weights0]
+    sizes = [int(np.prod(s)) for s in shapes]
+    config = f"gradient_flow(method={method}, loss={loss}, t_max={t_max:g})"
+
+    def unflatten(vec: np.ndarray) -> list[torch.Tensor]:
+        flat = torch.from_numpy(np.ascontiguousarray(vec, dtype=np.float64)).to(device)
+        return [p.reshape(s) for p, s in zip(torch.split(flat, sizes), shapes)]
+
+    def flatten(ts: Sequence[torch.Tensor]) -> np.ndarray:
+        return torch.cat([t.reshape(-1) for t in ts]).cpu().numpy().astype(np.float64, copy=False)
+
+    def loss_at(vec: np.ndarray) -> float:
+        with torch.no_grad():
+            return float(_loss_value(_output(_preactivations(unflatten(vec), x64, fn)), y64, loss))
+
+    w0 = flatten([w.to(torch.float64) for w in weights0])
+    loss0 = loss_at(w0)
+    if not math.isfinite(loss0):
+        raise DivergenceError(0.0, loss0, config, "initial loss is not finite")
+    nfev = 0
+
+    def rhs(t: float, vec: np.ndarray) -> np.ndarray:
+        nonlocal nfev
+        nfev += 1
+        value, grads = _loss_and_gradient(unflatten(vec), x64, y64, fn, loss)
+        out = -flatten(grads)
+        if not (math.isfinite(float(value)) and np.all(np.isfinite(out))):
+            raise DivergenceError(t, float(value), config, "non-finite loss or gradient")
+        return out
+
+    events = []
+    # Loss-ratio divergence is checked by an event (evaluated on accepted
+    # steps only) so a rejected trial stage cannot raise a false alarm.
+    if math.isfinite(max_loss_ratio) and loss0 > 0:
+        limit = max_loss_ratio * loss0
+
+        def blowup(t, vec):
+            return loss_at(vec) - limit
+
+        blowup.terminal = True
+        blowup.direction = 1
+        events.append(blowup)
+    if fraction is not None and loss0 > 0:
+        target = fraction * loss0
+
+        def escape(t, vec):
+            return loss_at(vec) - target
+
+        escape.terminal = False
+        escape.direction = -1
+        events.append(escape)
+
+    sol = solve_ivp(
+        rhs,
+        (0.0, t_max),
+        w0,
+        method=method,
+        t_eval=t_eval,
+        rtol=rtol,
+        atol=atol,
+        events=events or None,
+        dense_output=False,
+    )
+    if sol.status == 1 and math.isfinite(max_loss_ratio) and loss0 > 0 and sol.t_events[0].size:
+        t_bad = float(sol.t_events[0][0])
+        raise DivergenceError(t_bad, loss_at(sol.y_events[0][0]), config, f"loss exceeded {max_loss_ratio:g} x loss(0)")
+    if sol.status != 0:
+        t_bad = float(sol.t[-1]) if sol.t.size else 0.0
+        l_bad = loss_at(sol.y[:, -1]) if sol.t.size else loss0
+        raise DivergenceError(t_bad, l_bad, config, f"solver failed: {sol.message}")
+
+    escape_time = None
+    if fraction is not None:
+        if loss0 == 0:
+            escape_time = 0.0
+        else:
+            t_esc = sol.t_events[-1]
+            escape_time = float(t_esc[0]) if t_esc.size else None
+
+    final = [w.to(out_dtype) for w in unflatten(sol.y[:, -1])]
+    keep = slice(0, -1) if extended else slice(None)
+    ts, ys = sol.t[keep], sol.y[:, keep]
+    losses = np.array([loss_at(ys[:, k]) for k in range(ts.size)])
+    snapshots = [[w.to(out_dtype) for w in unflatten(ys[:, k])] for k in range(ts.size)]
+    return FlowResult(
+        t=np.asarray(ts, dtype=np.float64),
+        loss=losses,
+        weights=snapshots,
+        escape_time=escape_time,
+        nfev=int(sol.nfev),
+        final=final,
+    )
+

@@ -1,0 +1,118 @@
+"""Training losses: squared error and logistic.
+
+Both are means over samples; for vector outputs (``n_L > 1``) the per-sample
+loss sums over output coordinates, so ``mse`` is ½ E‖ŷ − y‖², the
+normalization under which Saxe et al.'s mode dynamics read u̇ = 2u(s − u).
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+
+from .activations import Activation, get_activation
+from .network import _output, _preactivations, check_shapes
+
+__all__ = ["LOSSES", "loss_value", "network_loss"]
+
+LOSSES: tuple[str, ...] = ("mse", "logistic")
+"""Names of the supported losses."""
+
+
+def check_loss(loss: str) -> str:
+    """Validate a loss name.
+
+    Parameters
+    ----------
+    loss : str
+        One of :data:`LOSSES`.
+
+    Returns
+    -------
+    str
+        The same name.
+
+    Raises
+    ------
+    ValueError
+        If ``loss`` is not in :data:`LOSSES`.
+    """
+    if not isinstance(loss, str) or loss not in LOSSES:
+        raise ValueError(f"loss {loss!r} is unknown; parameter 'loss' must be one of: {', '.join(LOSSES)}")
+    return loss
+
+
+def _loss_value(yhat: torch.Tensor, y: torch.Tensor, loss: str) -> torch.Tensor:
+    # Unchecked core shared by the integrators.
+    n = yhat.shape[0]
+    if loss == "mse":
+        return 0.5 * ((yhat - y) ** 2).sum() / n
+    margin = -y * yhat
+    return torch.logaddexp(margin, torch.zeros((), dtype=margin.dtype, device=margin.device)).sum() / n
+
+
+def loss_value(yhat: torch.Tensor, y: torch.Tensor, loss: str = "mse") -> torch.Tensor:
+    """Mean loss of predictions against targets.
+
+    Parameters
+    ----------
+    yhat : torch.Tensor
+        Predictions, shape ``(n,)`` or ``(n, k)``.
+    y : torch.Tensor
+        Targets, same shape as ``yhat``.
+    loss : {"mse", "logistic"}, default "mse"
+        ``"mse"``: ½ · mean over samples of (ŷ − y)² (summed over output
+        coordinates). ``"logistic"``: mean of softplus(−y ŷ) with real y,
+        typically ±1.
+
+    Returns
+    -------
+    torch.Tensor
+        0-dimensional tensor (differentiable).
+
+    Raises
+    ------
+    ValueError
+        Unknown ``loss`` or mismatched shapes.
+    """
+    check_loss(loss)
+    if not isinstance(yhat, torch.Tensor) or not isinstance(y, torch.Tensor):
+        raise TypeError("parameters 'yhat' and 'y' must be torch.Tensor")
+    if yhat.shape != y.shape:
+        raise ValueError(f"yhat has shape {tuple(yhat.shape)} but y has shape {tuple(y.shape)}; they must match")
+    if yhat.dim() == 0 or yhat.shape[0] == 0:
+        raise ValueError(f"yhat must have at least one sample, got shape {tuple(yhat.shape)}")
+    return _loss_value(yhat, y, loss)
+
+
+def network_loss(
+    weights: Sequence[torch.Tensor],
+    x: torch.Tensor,
+    y: torch.Tensor,
+    sigma: str | Activation,
+    loss: str = "mse",
+) -> torch.Tensor:
+    """Mean training loss 𝓛(W) of a network on a data set.
+
+    Parameters
+    ----------
+    weights : sequence of torch.Tensor
+        ``[W_1, …, W_L]``.
+    x : torch.Tensor
+        Inputs, shape ``(n, d)``.
+    y : torch.Tensor
+        Targets, shape ``(n,)`` (or ``(n, n_L)``).
+    sigma : str or callable
+        Activation.
+    loss : {"mse", "logistic"}, default "mse"
+
+    Returns
+    -------
+    torch.Tensor
+        0-dimensional, differentiable with respect to the weights.
+    """
+    check_loss(loss)
+    _, fn = get_activation(sigma)
+    check_shapes(weights, x, y)
+    return _loss_value(_output(_preactivations(weights, x, fn)), y, loss)

@@ -1,0 +1,89 @@
+"""Command line: ``python -m saddlebook list | run CHAPTER -p NAME VALUE … | build``.
+
+Exit codes: 0 success; 1 a chapter or the HTML build failed (the last good
+executed copy is kept); 2 bad input (unknown chapter or parameter, value out
+of range), refused before anything runs.
+"""
+from __future__ import annotations
+
+import argparse
+import ast
+import sys
+from pathlib import Path
+
+from ..parameters import ParameterError
+from .build import BuildFailed, build_html, execute_all
+from .chapters import chapters, find_root, resolve
+from .execute import ChapterFailed, execute
+
+
+def parse_value(text: str):
+    """A command-line value: a Python literal if it parses as one, else the string."""
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+
+
+def _cmd_list(args, root: Path) -> int:
+    for ch in chapters(root):
+        params = ", ".join(f"{k}={v!r}" for k, v in ch.defaults().items())
+        print(f"{ch.stem}\n    {params}")
+    return 0
+
+
+def _cmd_run(args, root: Path) -> int:
+    ch = resolve(args.chapter, root)
+    overrides = {}
+    for name, value in args.param or []:
+        overrides[name] = parse_value(value)
+    out_dir = Path(args.out).resolve() if args.out else None
+    res = execute(ch, overrides, out_dir=out_dir, force=not args.cached, cell_timeout=args.timeout)
+    n = len(res.record.get("checks", []))
+    state = f"executed in {res.seconds:.1f} s" if res.executed else "up to date (cached)"
+    print(f"{ch.stem}: {state}; {n} checks passed -> {ch.executed(out_dir)}")
+    if args.html and out_dir is None:
+        print(f"index: {build_html(root)}")
+    return 0
+
+
+def _cmd_build(args, root: Path) -> int:
+    execute_all(root, force=args.force)
+    index = build_html(root)
+    print(f"Book built: {index}")
+    return 0
+
+
+def make_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m saddlebook", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    sub.add_parser("list", help="list chapters and their default parameters")
+
+    run = sub.add_parser("run", help="execute one chapter (parameters overridable) and rebuild the HTML")
+    run.add_argument("chapter", help="chapter stem or unique prefix, e.g. 02")
+    run.add_argument("-p", "--param", nargs=2, action="append", metavar=("NAME", "VALUE"),
+                     help="override a parameter (VALUE is a Python literal or a bare string)")
+    run.add_argument("--out", help="write the executed notebook here instead of book/executed (no HTML)")
+    run.add_argument("--cached", action="store_true", help="skip if an executed copy with the same inputs exists")
+    run.add_argument("--no-html", dest="html", action="store_false", help="do not rebuild the HTML")
+    run.add_argument("--timeout", type=int, default=None, help="per-cell time limit in seconds")
+
+    build = sub.add_parser("build", help="execute out-of-date chapters, then build the HTML")
+    build.add_argument("--force", action="store_true", help="re-execute every chapter")
+    return parser
+
+
+def main(argv=None) -> int:
+    args = make_parser().parse_args(argv)
+    try:
+        root = find_root()
+        handler = {"list": _cmd_list, "run": _cmd_run, "build": _cmd_build}[args.command]
+        return handler(args, root)
+    except (ParameterError, FileNotFoundError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except (ChapterFailed, BuildFailed) as err:
+        print(f"error: {err}", file=sys.stderr)
+        print("The last good executed copy, if any, was kept.", file=sys.stderr)
+        return 1

@@ -1,0 +1,216 @@
+"""Execute one chapter: MyST → paired .ipynb → papermill → executed copy.
+
+The executed notebook and its JSON record replace the previous ones only
+when the whole chapter ran without error; a failure leaves the last good
+copy in place and raises :class:`ChapterFailed` naming the chapter, the cell
+and the error.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import nbformat
+
+from .. import checks
+from .chapters import Chapter
+
+KERNEL = "saddlebook"
+_PACKAGE = Path(__file__).resolve().parents[1]
+
+
+class ChapterFailed(RuntimeError):
+    """A chapter raised (a failed check or any exception) while executing."""
+
+
+def package_digest() -> str:
+    """Hash of the package sources the chapters import.
+
+    ``publish/`` is left out: it decides how chapters run, not what they compute.
+    """
+    h = hashlib.sha256()
+    for path in sorted(_PACKAGE.rglob("*.py")):
+        rel = path.relative_to(_PACKAGE).as_posix()
+        if rel.startswith("publish/"):
+            continue
+        h.update(rel.encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()
+
+
+def cache_key(chapter: Chapter, parameters: dict) -> str:
+    """Execution cache key: chapter source + package source + parameters + pinned requirements."""
+    h = hashlib.sha256()
+    h.update(chapter.source.read_bytes())
+    h.update(package_digest().encode())
+    h.update(json.dumps(parameters, sort_keys=True, default=repr).encode())
+    req = chapter.root / "requirements.txt"
+    if req.is_file():
+        h.update(req.read_bytes())
+    return h.hexdigest()
+
+
+def read_record(chapter: Chapter, out_dir: Path | None = None) -> dict | None:
+    path = chapter.record(out_dir)
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError:
+        return None
+
+
+def is_current(chapter: Chapter, parameters: dict, out_dir: Path | None = None) -> bool:
+    """True if the executed copy was made from exactly these sources and parameters."""
+    record = read_record(chapter, out_dir)
+    return bool(
+        record
+        and record.get("cache_key") == cache_key(chapter, parameters)
+        and chapter.executed(out_dir).is_file()
+    )
+
+
+def pair(chapter: Chapter) -> Path:
+    """Write the Jupytext-paired ``.ipynb`` beside the MyST source (inputs only)."""
+    from jupytext.cli import jupytext as jupytext_cli
+
+    jupytext_cli(["--sync", "--quiet", str(chapter.source)])
+    if not chapter.paired.is_file():
+        raise ChapterFailed(
+            f"chapter {chapter.stem} is not paired with a notebook: its front matter needs "
+            "'jupytext: formats: md:myst,ipynb'"
+        )
+    return chapter.paired
+
+
+def _atomic_write_text(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text)
+    os.replace(tmp, path)
+
+
+def _mark_parameters(nb, overrides: dict) -> None:
+    """Hide papermill's injected cell; say in the page which values were overridden."""
+    for i, cell in enumerate(nb.cells):
+        tags = cell.get("metadata", {}).get("tags", [])
+        if "injected-parameters" in tags:
+            cell.metadata.setdefault("tags", []).append("remove-cell")
+            if overrides:
+                listing = ", ".join(f"`{k} = {v!r}`" for k, v in overrides.items())
+                note = nbformat.v4.new_markdown_cell(
+                    ":::{note}\nThis page was executed with parameters overridden from the "
+                    f"command line: {listing}. The cell above shows the defaults.\n:::"
+                )
+                nb.cells.insert(i + 1, note)
+            return
+
+
+def _failure_message(chapter: Chapter, err) -> str:
+    where = ""
+    index = getattr(err, "cell_index", None)
+    if index is not None:
+        where = f" in cell {index}"
+        count = getattr(err, "exec_count", None)
+        if count is not None:
+            where += f" (execution count {count})"
+    source = (getattr(err, "source", "") or "").strip().splitlines()
+    first = f"\n  cell starts: {source[0][:100]}" if source else ""
+    ename = getattr(err, "ename", type(err).__name__)
+    evalue = getattr(err, "evalue", str(err))
+    return f"chapter {chapter.stem} failed{where}: {ename}: {evalue}{first}"
+
+
+@dataclass
+class Execution:
+    chapter: str
+    executed: bool  # False when the cached copy was current
+    seconds: float
+    record: dict
+
+
+def execute(
+    chapter: Chapter,
+    overrides: dict | None = None,
+    *,
+    out_dir: Path | None = None,
+    force: bool = False,
+    cell_timeout: int | None = None,
+) -> Execution:
+    """Run ``chapter`` with ``overrides`` unless a current executed copy exists.
+
+    Parameters are validated first (in-process, no kernel); then the chapter
+    is paired, executed by papermill into a temporary file with the kernel
+    named explicitly, and moved into place only on success.
+    """
+    overrides = dict(overrides or {})
+    parameters = chapter.validate(overrides)
+    out_dir = Path(out_dir) if out_dir else chapter.root / "book" / "executed"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    # Pair first: on a first pairing Jupytext may add its version to the source's header.
+    paired = pair(chapter)
+    key = cache_key(chapter, parameters)
+    if not force and is_current(chapter, parameters, out_dir):
+        return Execution(chapter.stem, False, 0.0, read_record(chapter, out_dir))
+
+    import papermill
+
+    fd, tmp_nb = tempfile.mkstemp(dir=out_dir, prefix=f".{chapter.stem}.", suffix=".ipynb")
+    os.close(fd)
+    tmp_checks = Path(tmp_nb).with_suffix(".checks.json")
+    saved_env = {k: os.environ.get(k) for k in (checks.ENV_FILE, "SADDLEBOOK_CHAPTER", "MPLBACKEND")}
+    os.environ[checks.ENV_FILE] = str(tmp_checks)
+    os.environ["SADDLEBOOK_CHAPTER"] = chapter.stem
+    os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
+    start = time.perf_counter()
+    try:
+        papermill.execute_notebook(
+            str(paired),
+            tmp_nb,
+            parameters=overrides,
+            kernel_name=KERNEL,
+            cwd=str(chapter.root / "chapters"),
+            progress_bar=False,
+            log_output=False,
+            request_save_on_cell_execute=False,
+            execution_timeout=cell_timeout,
+        )
+    except Exception as err:  # papermill wraps cell errors; anything else is a failure too
+        # The failed output carries papermill's error banner: never publish it.
+        Path(tmp_nb).unlink(missing_ok=True)
+        tmp_checks.unlink(missing_ok=True)
+        raise ChapterFailed(_failure_message(chapter, err)) from None
+    finally:
+        seconds = time.perf_counter() - start
+        for k, v in saved_env.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    try:
+        nb = nbformat.read(tmp_nb, as_version=4)
+        _mark_parameters(nb, overrides)
+        checks_made = json.loads(tmp_checks.read_text()) if tmp_checks.is_file() else []
+        record = {
+            "chapter": chapter.stem,
+            "parameters": parameters,
+            "overrides": overrides,
+            "cache_key": key,
+            "seconds": round(seconds, 2),
+            "executed_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "checks": checks_made,
+        }
+        nb.metadata["saddlebook"] = {k: record[k] for k in ("parameters", "overrides", "cache_key")}
+        nbformat.write(nb, tmp_nb)
+        os.replace(tmp_nb, chapter.executed(out_dir))
+        _atomic_write_text(chapter.record(out_dir), json.dumps(record, indent=1, default=repr))
+    finally:
+        for leftover in (Path(tmp_nb), tmp_checks):
+            leftover.unlink(missing_ok=True)
+    return Execution(chapter.stem, True, seconds, record)

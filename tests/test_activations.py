@@ -1,0 +1,94 @@
+import math
+
+import pytest
+import torch
+
+import saddlebook as sb
+from saddlebook.activations import ACTIVATIONS, SMOOTH, derivative, get_activation, phi, quadratic
+
+F64 = torch.float64
+
+
+def test_registry_keys_and_smooth_subset():
+    expected = {"identity", "relu", "leaky_relu", "tanh", "sin", "erf", "gelu", "silu",
+                "sigmoid", "softplus", "quadratic"}
+    assert set(ACTIVATIONS) == expected
+    assert set(SMOOTH) <= expected
+    assert "relu" not in SMOOTH and "leaky_relu" not in SMOOTH
+
+
+def test_phi_tanh_taylor():
+    z = torch.tensor([1e-2, -1e-2], dtype=F64)
+    ratio = phi("tanh", z) / z**3
+    assert torch.allclose(ratio, torch.full_like(ratio, -2.0 / 3.0), rtol=1e-3, atol=0)
+
+
+def test_phi_erf_and_sin_leading_terms():
+    z = torch.tensor([1e-2], dtype=F64)
+    assert math.isclose(float(phi("sin", z) / z**3), -1.0 / 3.0, rel_tol=1e-3)
+    assert math.isclose(float(phi("erf", z) / z**3), -4.0 / (3.0 * math.sqrt(math.pi)), rel_tol=1e-3)
+
+
+def test_phi_zero_for_homogeneous():
+    z = torch.linspace(-3, 3, 101, dtype=F64)
+    assert torch.equal(phi("identity", z), torch.zeros_like(z))
+    away = z[z.abs() > 1e-9]
+    assert phi("relu", away).abs().max() == 0
+    assert phi("leaky_relu", away).abs().max() < 1e-15
+
+
+def test_phi_quadratic_exact():
+    z = torch.linspace(-2, 2, 41, dtype=F64)
+    for a in (0.3, -1.7, 0.5):
+        assert torch.allclose(phi(quadratic(a), z), a * z**2, rtol=1e-14, atol=1e-15)
+    assert torch.allclose(phi("quadratic", z), 0.5 * z**2, rtol=1e-14, atol=1e-15)
+    assert quadratic(0.3).__name__ == "quadratic(a=0.3)"
+
+
+def test_phi_sigmoid_constant_term():
+    assert math.isclose(float(phi("sigmoid", torch.zeros(1, dtype=F64))), -0.5)
+    assert math.isclose(float(phi("softplus", torch.zeros(1, dtype=F64))), -math.log(2.0))
+
+
+def test_derivative_matches_closed_form_and_keeps_dtype():
+    z = torch.linspace(-2, 2, 17, dtype=F64)
+    d = derivative("tanh", z)
+    assert d.dtype == F64 and d.shape == z.shape and not d.requires_grad
+    assert torch.allclose(d, 1 - torch.tanh(z) ** 2, rtol=1e-14)
+    z32 = z.to(torch.float32).reshape(1, 17)
+    assert derivative("sin", z32).dtype == torch.float32
+    assert derivative("sin", z32).shape == (1, 17)
+
+
+def test_derivative_nested_gives_second_derivative():
+    z = torch.tensor([0.3], dtype=F64, requires_grad=True)
+    d1 = derivative("tanh", z)
+    (d2,) = torch.autograd.grad(d1.sum(), z)
+    t = math.tanh(0.3)
+    assert math.isclose(float(d2), -2 * t * (1 - t * t), rel_tol=1e-12)
+
+
+def test_unknown_name_error_lists_allowed():
+    with pytest.raises(ValueError) as exc:
+        get_activation("foo")
+    msg = str(exc.value)
+    assert "'foo'" in msg and "allowed" in msg and "relu" in msg and "tanh" in msg
+    with pytest.raises(ValueError):
+        phi("foo", torch.zeros(1))
+
+
+def test_non_callable_raises_type_error_naming_sigma():
+    with pytest.raises(TypeError, match="sigma"):
+        get_activation(3.0)
+
+
+def test_user_callable_works():
+    def cube_plus(z):
+        return z + z**3
+
+    name, fn = get_activation(cube_plus)
+    assert name == "cube_plus" and fn is cube_plus
+    z = torch.linspace(-1, 1, 11, dtype=F64)
+    assert torch.allclose(sb.phi(cube_plus, z), 2 * z**3, atol=1e-15)
+    name, _ = get_activation(torch.nn.Tanh())
+    assert name == "Tanh"

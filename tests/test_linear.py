@@ -1,0 +1,57 @@
+import math
+
+import numpy as np
+import pytest
+import torch
+
+import saddlebook as sb
+
+F64 = torch.float64
+
+
+def test_closed_form_solves_the_ode():
+    s, u0, tau = 2.0, 1e-3, 1.5
+    t = np.linspace(0, 8, 2001)
+    h = 1e-5
+    u = sb.saxe_mode_strength(t, s, u0, tau)
+    du = (sb.saxe_mode_strength(t + h, s, u0, tau) - sb.saxe_mode_strength(t - h, s, u0, tau)) / (2 * h)
+    resid = du - 2 * u * (s - u) / tau
+    assert np.abs(resid).max() < 1e-7 * np.abs(du).max()
+    assert math.isclose(float(sb.saxe_mode_strength(0.0, s, u0)), u0, rel_tol=1e-15)
+    # The two algebraic forms agree where the first does not overflow.
+    e = np.exp(2 * s * t / tau)
+    assert np.allclose(u, s * e / (e - 1 + s / u0), rtol=1e-12)
+
+
+def test_closed_form_is_stable_for_large_t():
+    u = sb.saxe_mode_strength(np.array([1e4, 1e6]), 2.0, 1e-3)
+    assert np.all(np.isfinite(u)) and np.allclose(u, 2.0)
+
+
+def test_aligned_init_product():
+    v = torch.tensor([0.6, 0.0, -0.8, 0.0], dtype=F64)
+    w1, w2 = sb.two_layer_aligned_init(v, u0=0.01, hidden=3)
+    assert w1.shape == (3, 4) and w2.shape == (1, 3)
+    assert torch.allclose(w2 @ w1, 0.01 * v.reshape(1, 4), rtol=1e-15)
+    assert float(sb.imbalance([w1, w2])) == pytest.approx(0.0, abs=1e-18)
+    with pytest.raises(ValueError, match="unit norm"):
+        sb.two_layer_aligned_init(2 * v, u0=0.01)
+    with pytest.raises(ValueError, match="u0"):
+        sb.two_layer_aligned_init(v, u0=0.0)
+
+
+@pytest.mark.parametrize("hidden", [1, 3])
+def test_saxe_matches_gradient_flow(hidden):
+    d, n, s, u0 = 4, 64, 2.0, 1e-3
+    x = sb.whitened_inputs(n, d, seed=5)
+    v = torch.tensor([1.0, 2.0, -2.0, 4.0], dtype=F64) / 5.0
+    y = s * (x @ v)
+    w0 = sb.two_layer_aligned_init(v, u0=u0, hidden=hidden)
+    ts = np.linspace(0, 6, 121)
+    res = sb.gradient_flow(w0, "identity", x, y, t_max=6.0, t_eval=ts)
+    u_num = np.array([float((w2 @ w1 @ v).squeeze()) for w1, w2 in res.weights])
+    u_th = sb.saxe_mode_strength(ts, s, u0)
+    assert np.max(np.abs(u_num - u_th) / u_th) <= 1e-6
+    assert u_th[-1] > 0.99 * s  # the whole sigmoid was traversed
+    # Population loss equals ½(s − u)² with whitened inputs.
+    assert np.allclose(res.loss, 0.5 * (s - u_th) ** 2, rtol=1e-6)

@@ -1,0 +1,151 @@
+"""The publishing pipeline on a tiny throw-away book: execution, caching,
+parameter refusal, failure handling. Runs real kernels through papermill."""
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from saddlebook.parameters import ParameterError
+from saddlebook.publish import chapters as chapters_mod
+from saddlebook.publish.chapters import Chapter, chapters, resolve
+from saddlebook.publish.execute import ChapterFailed, cache_key, execute
+from saddlebook.publish.pages import verification_markdown
+
+CHAPTER = textwrap.dedent(
+    """\
+    ---
+    jupytext:
+      formats: md:myst,ipynb
+      text_representation:
+        extension: .md
+        format_name: myst
+    kernelspec:
+      display_name: Python 3
+      language: python
+      name: saddlebook
+    ---
+
+    # Toy
+
+    ```{code-cell} ipython3
+    :tags: [parameters]
+
+    value = 1.0
+    ```
+
+    ```{code-cell} ipython3
+    :tags: [validate]
+
+    from saddlebook import parameters as P
+    value = P.real("value", value, 0, 10)
+    ```
+
+    ```{code-cell} ipython3
+    from saddlebook.checks import check
+    check("value below five", value, hi=5, source="toy")
+    ```
+    """
+)
+
+
+@pytest.fixture()
+def book(tmp_path):
+    (tmp_path / "chapters").mkdir()
+    (tmp_path / "chapters" / "01-toy.md").write_text(CHAPTER)
+    (tmp_path / "_toc.yml").write_text(
+        "format: jb-book\nroot: book/executed/01-toy\n"
+    )
+    return tmp_path
+
+
+def cli(root, *args):
+    return subprocess.run(
+        [sys.executable, "-m", "saddlebook", *args], cwd=root, capture_output=True, text=True
+    )
+
+
+def test_toc_is_the_chapter_list(book):
+    assert [c.stem for c in chapters(book)] == ["01-toy"]
+    assert resolve("01", book).stem == "01-toy"
+    with pytest.raises(ParameterError, match="unknown; chapters: 01-toy"):
+        resolve("07", book)
+    (book / "chapters" / "02-orphan.md").write_text(CHAPTER)
+    with pytest.raises(ValueError, match="not listed in _toc.yml: 02-orphan"):
+        chapters(book)
+
+
+def test_defaults_and_validation(book):
+    ch = Chapter(book, "01-toy")
+    assert ch.defaults() == {"value": 1.0}
+    assert ch.validate({"value": 2.0}) == {"value": 2.0}
+    with pytest.raises(ParameterError, match="no parameter 'colour'; its parameters are: value"):
+        ch.validate({"colour": 1})
+    with pytest.raises(ParameterError, match="'value' = 11"):
+        ch.validate({"value": 11})
+
+
+def test_execute_cache_and_failure_keeps_last_good(book):
+    ch = Chapter(book, "01-toy")
+    first = execute(ch)
+    assert first.executed and first.record["checks"][0]["passed"]
+    assert first.record["parameters"] == {"value": 1.0}
+    executed = ch.executed()
+    assert executed.is_file() and ch.paired.is_file()
+    # the paired notebook holds inputs only: papermill never wrote into it
+    assert '"outputs": []' in ch.paired.read_text() or '"outputs"' not in ch.paired.read_text()
+
+    again = execute(ch)
+    assert not again.executed  # nothing changed: cached
+
+    before = executed.read_bytes(), ch.record().read_bytes()
+    with pytest.raises(ChapterFailed, match=r"chapter 01-toy failed in cell \d+.*value below five"):
+        execute(ch, {"value": 7.0})
+    assert (executed.read_bytes(), ch.record().read_bytes()) == before
+    assert not list(executed.parent.glob(".*")), "temporary files left behind"
+
+    # overriding a parameter changes the key and re-executes; the page says so
+    third = execute(ch, {"value": 2.0})
+    assert third.executed and third.record["overrides"] == {"value": 2.0}
+    text = executed.read_text()
+    assert "overridden from the command line" in text and "remove-cell" in text
+
+
+def test_cache_key_tracks_source_and_parameters(book):
+    ch = Chapter(book, "01-toy")
+    k1 = cache_key(ch, {"value": 1.0})
+    assert cache_key(ch, {"value": 2.0}) != k1
+    ch.source.write_text(CHAPTER.replace("# Toy", "# Toy, edited"))
+    assert cache_key(ch, {"value": 1.0}) != k1
+
+
+def test_cli_refuses_bad_input_before_running(book):
+    r = cli(book, "run", "09")
+    assert r.returncode == 2 and "chapter '09' is unknown" in r.stderr
+    r = cli(book, "run", "01", "-p", "colour", "red")
+    assert r.returncode == 2 and "no parameter 'colour'" in r.stderr
+    r = cli(book, "run", "01", "-p", "value", "-3")
+    assert r.returncode == 2 and "'value' = -3" in r.stderr
+    assert not (book / "book" / "executed" / "01-toy.ipynb").exists()
+
+
+def test_cli_run_reports_failing_check(book):
+    r = cli(book, "run", "01", "--no-html")
+    assert r.returncode == 0, r.stderr
+    r = cli(book, "run", "01", "-p", "value", "8", "--no-html")
+    assert r.returncode == 1
+    assert "chapter 01-toy failed" in r.stderr and "CheckFailed" in r.stderr
+    assert "last good" in r.stderr
+
+
+def test_verification_table_escapes_and_counts():
+    rec = {
+        "chapter": "01-x", "parameters": {"a": 1}, "overrides": {},
+        "checks": [{"name": "a|b", "measured": 1.0, "expected": 1.0, "rtol": 0, "atol": 1e-12,
+                    "lo": None, "hi": None, "passed": True, "source": "NOTES §3"}],
+    }
+    md = verification_markdown([rec])
+    assert "**1 of 1 checks passed**" in md and "a\\|b" in md
