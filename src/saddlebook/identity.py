@@ -153,7 +153,7 @@ def identity_scale(
     Returns
     -------
     torch.Tensor
-        |d‖W_{ℓ+1}‖²/dt| + |d‖W_ℓ‖²/dt| for ℓ = 1, …, L−1. Round-off in
+        ``|d‖W_{ℓ+1}‖²/dt| + |d‖W_ℓ‖²/dt|`` for ℓ = 1, …, L−1. Round-off in
         ``lhs`` and ``rhs`` is a small multiple of machine epsilon times this,
         so it is the natural denominator for a relative error of the identity.
     """

@@ -1,45 +1,78 @@
-"""Build the book: execute every chapter that is out of date, then the HTML."""
+"""Build the book: execute every chapter that is out of date, then the HTML.
+
+Out-of-date chapters run in parallel worker processes (one kernel each),
+with the cores shared out among them so that torch does not oversubscribe.
+"""
 from __future__ import annotations
 
+import multiprocessing
+import os
 import subprocess
 import sys
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
+from .chapters import Chapter
 from .chapters import chapters as list_chapters
-from .execute import ChapterFailed, execute
-from .pages import write_verification
+from .execute import ChapterFailed, execute, is_current
+from .pages import write_generated
 
 
 class BuildFailed(RuntimeError):
     """jupyter-book reported an error or warning (warnings are errors here)."""
 
 
-def execute_all(root: Path, *, force: bool = False, log=print) -> list:
-    """Execute every chapter whose sources, package or parameters changed.
+def _execute_in_worker(chapter: Chapter, force: bool, threads: int):
+    # Runs in a fresh process: its environment is inherited by the chapter's kernel.
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ[var] = str(threads)
+    try:
+        return execute(chapter, force=force)
+    except ChapterFailed as err:
+        return err
 
-    Every chapter is attempted even if an earlier one fails, so one run reports
-    all failures; the first failure is re-raised at the end.
+
+def execute_all(root: Path, *, force: bool = False, jobs: int | None = None, log=print) -> list:
+    """Execute every chapter whose sources, package, parameters or requirements changed.
+
+    Every chapter is attempted even if one fails, so one run reports all
+    failures; they are raised together at the end. ``jobs`` defaults to the
+    number of cores (at most the number of chapters to run).
     """
+    all_chapters = list_chapters(root)
+    todo = [c for c in all_chapters if force or not is_current(c, c.validate({}))]
+    for c in all_chapters:
+        if c not in todo:
+            log(f"{c.stem:32s} up to date")
+    cores = os.cpu_count() or 1
+    jobs = max(1, min(jobs or cores, len(todo) or 1))
+    threads = max(1, cores // jobs)
     results, failures = [], []
-    for ch in list_chapters(root):
-        try:
-            res = execute(ch, force=force)
-        except ChapterFailed as err:
-            failures.append(err)
-            log(f"FAILED  {err}")
-            continue
-        status = f"executed in {res.seconds:6.1f} s" if res.executed else "up to date"
-        log(f"{ch.stem:32s} {status}  ({len(res.record.get('checks', []))} checks)")
-        results.append(res)
+    start = time.perf_counter()
+    if todo:
+        log(f"executing {len(todo)} chapter(s) with {jobs} worker(s), {threads} thread(s) each")
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+            futures = [(c, pool.submit(_execute_in_worker, c, force, threads)) for c in todo]
+            for c, fut in futures:
+                res = fut.result()
+                if isinstance(res, ChapterFailed):
+                    failures.append(res)
+                    log(f"FAILED  {res}")
+                    continue
+                n = len(res.record.get("checks", []))
+                log(f"{c.stem:32s} executed in {res.seconds:6.1f} s  ({n} checks passed)")
+                results.append(res)
+        log(f"execution finished in {time.perf_counter() - start:.1f} s")
     if failures:
-        raise ChapterFailed("; ".join(str(f) for f in failures))
+        raise ChapterFailed("\n".join(str(f) for f in failures))
     return results
 
 
 def build_html(root: Path, *, log=print) -> Path:
     """Write the generated pages and run ``jupyter-book build`` with warnings as errors."""
-    write_verification(root, list_chapters(root))
+    write_generated(root, list_chapters(root))
     exe = Path(sys.executable).with_name("jupyter-book")
     cmd = [str(exe), "build", str(root), "--builder", "html", "-W", "--keep-going", "-q"]
     start = time.perf_counter()

@@ -48,7 +48,7 @@ def _cmd_run(args, root: Path) -> int:
 
 
 def _cmd_build(args, root: Path) -> int:
-    execute_all(root, force=args.force)
+    execute_all(root, force=args.force, jobs=args.jobs)
     index = build_html(root)
     print(f"Book built: {index}")
     return 0
@@ -71,6 +71,7 @@ def make_parser() -> argparse.ArgumentParser:
 
     build = sub.add_parser("build", help="execute out-of-date chapters, then build the HTML")
     build.add_argument("--force", action="store_true", help="re-execute every chapter")
+    build.add_argument("--jobs", type=int, default=None, help="chapters executed in parallel (default: cores)")
     return parser
 
 

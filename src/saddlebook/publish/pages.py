@@ -62,6 +62,93 @@ def verification_markdown(records: list[dict]) -> str:
 
 
 def write_verification(root: Path, chapters: list[Chapter]) -> Path:
+    """Write only the Verification page (see :func:`write_generated` for all pages)."""
+    return _write_if_changed(root / GENERATED / "verification.md", verification_markdown(_records(chapters)))
+
+def _git(root: Path, *args: str) -> str:
+    import subprocess
+
+    try:
+        out = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return "unknown"
+    return out.stdout.strip() if out.returncode == 0 else "unknown"
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    import platform
+
+    return platform.processor() or platform.machine()
+
+
+_VERSIONS = (
+    "torch", "numpy", "scipy", "matplotlib", "jupyter-book", "sphinx", "myst-nb", "myst-parser",
+    "sphinx-book-theme", "sphinx-proof", "sphinx-exercise", "sphinxcontrib-bibtex", "papermill",
+    "jupytext", "nbclient", "ipykernel",
+)
+
+
+def provenance_markdown(root: Path, records: list[dict]) -> str:
+    """What produced this build: commit, date, machine, versions, per-chapter runs."""
+    import os
+    import platform
+    import sys
+    from datetime import datetime, timezone
+    from importlib.metadata import PackageNotFoundError, version
+
+    commit = _git(root, "rev-parse", "HEAD")
+    dirty = _git(root, "status", "--porcelain", "--untracked-files=no")
+    state = "" if dirty in ("", "unknown") else " (with uncommitted changes)"
+    lines = [
+        "(provenance)=",
+        "# Provenance",
+        "",
+        "What produced the pages you are reading. Written by the build; the per-chapter "
+        "rows come from each chapter's execution record (a chapter that was up to date "
+        "keeps the record of the run that produced it).",
+        "",
+        "| | |",
+        "|---|---|",
+        f"| git commit | `{commit}`{state} |",
+        f"| HTML built | {datetime.now(timezone.utc).isoformat(timespec='seconds')} |",
+        f"| machine | {_cell(_cpu_model())}, {os.cpu_count()} logical cores, {platform.machine()} |",
+        f"| operating system | {_cell(platform.platform())} |",
+        f"| Python | {sys.version.split()[0]} |",
+        "",
+        "## Package versions",
+        "",
+        "| package | version |",
+        "|---|---|",
+    ]
+    for name in _VERSIONS:
+        try:
+            v = version(name)
+        except PackageNotFoundError:
+            v = "not installed"
+        lines.append(f"| {name} | {v} |")
+    lines += [
+        "",
+        "## Chapter executions",
+        "",
+        "| chapter | executed at (UTC) | seconds | parameters | cache key |",
+        "|---|---|---|---|---|",
+    ]
+    for r in records:
+        params = ", ".join(f"`{k}={v!r}`" for k, v in r["parameters"].items())
+        lines.append(
+            f"| {_cell(r['chapter'])} | {_cell(r.get('executed_at', ''))} | {r.get('seconds', '')} | "
+            f"{_cell(params)} | `{r.get('cache_key', '')[:12]}` |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def _records(chapters: list[Chapter]) -> list[dict]:
     records = []
     for ch in chapters:
         path = ch.record()
@@ -70,9 +157,20 @@ def write_verification(root: Path, chapters: list[Chapter]) -> Path:
                 f"chapter {ch.stem} has no execution record at {path}; execute it first"
             )
         records.append(json.loads(path.read_text()))
-    out = root / GENERATED / "verification.md"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    text = verification_markdown(records)
-    if not out.is_file() or out.read_text() != text:  # unchanged file → Sphinx keeps its cache
-        out.write_text(text)
-    return out
+    return records
+
+
+def _write_if_changed(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.is_file() or path.read_text() != text:  # unchanged file → Sphinx keeps its cache
+        path.write_text(text)
+    return path
+
+
+def write_generated(root: Path, chapters: list[Chapter]) -> list[Path]:
+    """Write every generated page (Verification, Provenance)."""
+    records = _records(chapters)
+    return [
+        _write_if_changed(root / GENERATED / "verification.md", verification_markdown(records)),
+        _write_if_changed(root / GENERATED / "provenance.md", provenance_markdown(root, records)),
+    ]
