@@ -149,3 +149,37 @@ def test_verification_table_escapes_and_counts():
     }
     md = verification_markdown([rec])
     assert "**1 of 1 checks passed**" in md and "a\\|b" in md
+
+
+def test_incremental_rebuild_executes_only_what_changed(book):
+    from saddlebook.publish.build import execute_all
+
+    (book / "chapters" / "02-toy.md").write_text(CHAPTER.replace("# Toy", "# Toy two"))
+    (book / "_toc.yml").write_text(
+        "format: jb-book\nroot: book/executed/01-toy\nchapters:\n  - file: book/executed/02-toy\n"
+    )
+    ran = lambda: sorted(r.chapter for r in execute_all(book, log=lambda *_: None))
+    assert ran() == ["01-toy", "02-toy"]
+    assert ran() == []  # nothing changed: nothing re-executes
+    src = book / "chapters" / "02-toy.md"
+    src.write_text(src.read_text().replace("# Toy two", "# Toy two, edited"))
+    assert ran() == ["02-toy"]  # one chapter edited: only it re-executes
+    assert sorted(r.chapter for r in execute_all(book, common={"value": 3.0}, log=lambda *_: None)) == [
+        "01-toy", "02-toy"
+    ]  # parameters changed: both re-execute
+
+
+def test_package_edit_changes_the_key_but_pipeline_edit_does_not(book, tmp_path, monkeypatch):
+    import shutil
+
+    from saddlebook.publish import execute as execute_mod
+
+    pkg = tmp_path / "pkg"
+    shutil.copytree(execute_mod._PACKAGE, pkg, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(execute_mod, "_PACKAGE", pkg)
+    ch = Chapter(book, "01-toy")
+    k0 = cache_key(ch, {"value": 1.0})
+    (pkg / "publish" / "cli.py").write_text((pkg / "publish" / "cli.py").read_text() + "\n# edit\n")
+    assert cache_key(ch, {"value": 1.0}) == k0
+    (pkg / "flow.py").write_text((pkg / "flow.py").read_text() + "\n# edit\n")
+    assert cache_key(ch, {"value": 1.0}) != k0

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -23,25 +24,46 @@ class BuildFailed(RuntimeError):
     """jupyter-book reported an error or warning (warnings are errors here)."""
 
 
-def _execute_in_worker(chapter: Chapter, force: bool, threads: int):
+def _execute_in_worker(chapter: Chapter, overrides: dict, force: bool, threads: int):
     # Runs in a fresh process: its environment is inherited by the chapter's kernel.
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         os.environ[var] = str(threads)
     try:
-        return execute(chapter, force=force)
+        return execute(chapter, overrides, force=force)
     except ChapterFailed as err:
         return err
 
 
-def execute_all(root: Path, *, force: bool = False, jobs: int | None = None, log=print) -> list:
+def _applicable(chapter: Chapter, common: dict) -> dict:
+    return {k: v for k, v in common.items() if k in chapter.defaults()}
+
+
+def execute_all(
+    root: Path,
+    *,
+    force: bool = False,
+    jobs: int | None = None,
+    common: dict | None = None,
+    log=print,
+) -> list:
     """Execute every chapter whose sources, package, parameters or requirements changed.
 
     Every chapter is attempted even if one fails, so one run reports all
     failures; they are raised together at the end. ``jobs`` defaults to the
-    number of cores (at most the number of chapters to run).
+    number of cores (at most the number of chapters to run). ``common`` holds
+    parameter overrides applied to every chapter that has that parameter
+    (e.g. ``{"quick": True}``).
     """
+    if jobs is not None and jobs < 1:
+        from ..parameters import ParameterError
+
+        raise ParameterError(f"parameter 'jobs' = {jobs!r} must be a positive integer")
+    common = dict(common or {})
     all_chapters = list_chapters(root)
-    todo = [c for c in all_chapters if force or not is_current(c, c.validate({}))]
+    todo = [
+        c for c in all_chapters
+        if force or not is_current(c, c.validate(_applicable(c, common)))
+    ]
     for c in all_chapters:
         if c not in todo:
             log(f"{c.stem:32s} up to date")
@@ -54,7 +76,7 @@ def execute_all(root: Path, *, force: bool = False, jobs: int | None = None, log
         log(f"executing {len(todo)} chapter(s) with {jobs} worker(s), {threads} thread(s) each")
         context = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
-            futures = [(c, pool.submit(_execute_in_worker, c, force, threads)) for c in todo]
+            futures = [(c, pool.submit(_execute_in_worker, c, _applicable(c, common), force, threads)) for c in todo]
             for c, fut in futures:
                 res = fut.result()
                 if isinstance(res, ChapterFailed):
@@ -68,6 +90,26 @@ def execute_all(root: Path, *, force: bool = False, jobs: int | None = None, log
     if failures:
         raise ChapterFailed("\n".join(str(f) for f in failures))
     return results
+
+
+_STAGED = ("_config.yml", "_toc.yml", "requirements.txt", "chapters", "book")
+
+
+def stage(root: Path, dest: Path) -> Path:
+    """Copy the book's sources (not its executed or built output) to ``dest``.
+
+    Used to build a throw-away copy of the book, e.g. in quick mode for the
+    tests, without touching the real ``book/executed`` or ``_build``.
+    """
+    dest.mkdir(parents=True, exist_ok=True)
+    skip = shutil.ignore_patterns("executed", "generated", "*.ipynb", "__pycache__", ".ipynb_checkpoints")
+    for name in _STAGED:
+        src = root / name
+        if src.is_dir():
+            shutil.copytree(src, dest / name, ignore=skip, dirs_exist_ok=True)
+        elif src.is_file():
+            shutil.copy2(src, dest / name)
+    return dest
 
 
 def build_html(root: Path, *, log=print) -> Path:

@@ -48,7 +48,8 @@ def _cmd_run(args, root: Path) -> int:
 
 
 def _cmd_build(args, root: Path) -> int:
-    execute_all(root, force=args.force, jobs=args.jobs)
+    common = {name: parse_value(value) for name, value in args.param or []}
+    execute_all(root, force=args.force, jobs=args.jobs, common=common)
     index = build_html(root)
     print(f"Book built: {index}")
     return 0
@@ -72,6 +73,8 @@ def make_parser() -> argparse.ArgumentParser:
     build = sub.add_parser("build", help="execute out-of-date chapters, then build the HTML")
     build.add_argument("--force", action="store_true", help="re-execute every chapter")
     build.add_argument("--jobs", type=int, default=None, help="chapters executed in parallel (default: cores)")
+    build.add_argument("-p", "--param", nargs=2, action="append", metavar=("NAME", "VALUE"),
+                       help="override a parameter in every chapter that has it, e.g. -p quick True")
     return parser
 
 

@@ -1,0 +1,429 @@
+"""Universality classes of activations: the leading term of φ_σ at 0.
+
+Write σ(z) = Σ_k s_k z^k near 0. The Euler defect φ_σ(z) = zσ'(z) − σ(z)
+then has the expansion
+
+.. math:: \\varphi_\\sigma(z) = -s_0 + \\sum_{k\\ge 2} (k-1)\\,s_k z^k ,
+
+(the linear term always cancels), and an activation is sorted by its
+leading surviving term c_q z^q:
+
+=====  ===================  =========================================
+class  leading term          examples
+=====  ===================  =========================================
+A      φ_σ ≡ 0              identity; ReLU, leaky ReLU (homogeneous)
+B      q odd (q ≥ 3)         tanh, sin, erf
+C      q even (q ≥ 2)        GELU, SiLU, z + a z²
+D      q = 0 (σ(0) ≠ 0)      sigmoid, softplus
+=====  ===================  =========================================
+
+:func:`classify` computes the Taylor coefficients s_k = σ^{(k)}(0)/k! by
+nested autograd in float64, after checking that σ really is smooth at 0:
+autograd silently returns torch's subgradient convention at a kink (the
+derivative of ``abs`` at 0 is 0), which would make, e.g., softsign look
+like the identity to third order. Smoothness is tested with one-sided
+derivatives instead (see :func:`classify`).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Callable
+
+import torch
+
+from .activations import ACTIVATIONS, Activation
+
+__all__ = ["ActivationClass", "NotSmoothError", "classify", "CLASS_LABELS"]
+
+CLASS_LABELS: tuple[str, ...] = ("A", "B", "C", "D")
+"""The four universality classes."""
+
+_H_COARSE = 1e-3
+_H_FINE = 1e-5
+_JUMP_RATIO = 0.1
+_GRID_MAX = 0.5
+
+
+class NotSmoothError(ValueError):
+    """The activation is not smooth at 0 and not positively homogeneous.
+
+    Such an activation has no Taylor expansion at 0, so it belongs to none of
+    the classes A–D. Attributes give the evidence.
+
+    Attributes
+    ----------
+    name : str
+        Display name of the activation.
+    order : int
+        Lowest derivative order k at which the one-sided limits of σ^{(k)}
+        at 0 disagree (or disagree with the value at 0).
+    left, right : float
+        σ^{(k)}(−h) and σ^{(k)}(+h) at the smallest step h used.
+    at_zero : float
+        σ^{(k)}(0) as autograd returns it (possibly torch's subgradient
+        convention, i.e. silently wrong).
+    """
+
+    def __init__(self, name: str, order: int, left: float, right: float, at_zero: float, h: float):
+        self.name = name
+        self.order = int(order)
+        self.left = float(left)
+        self.right = float(right)
+        self.at_zero = float(at_zero)
+        what = "value" if order == 0 else f"derivative of order {order}"
+        super().__init__(
+            f"activation {name!r} is not smooth at 0: its {what} has one-sided values "
+            f"{self.left:.6g} (z = -{h:g}) and {self.right:.6g} (z = +{h:g}) while autograd "
+            f"returns {self.at_zero:.6g} at z = 0, and it is not positively homogeneous "
+            f"(φ_σ ≢ 0). It has no Taylor expansion at 0, so it belongs to none of the "
+            f"classes A-D (nested autograd at 0 would have classified it silently and wrongly)."
+        )
+
+
+@dataclass(frozen=True)
+class ActivationClass:
+    """Result of :func:`classify`.
+
+    Attributes
+    ----------
+    name : str
+        Registry name or the callable's ``__name__``.
+    label : str
+        ``"A"``, ``"B"``, ``"C"`` or ``"D"``.
+    q : int or None
+        Order of the leading non-zero term of φ_σ at 0: 0 for class D, odd
+        (≥ 3) for B, even (≥ 2) for C, None for class A (φ_σ ≡ 0).
+    coefficient : float
+        Its coefficient c_q, so φ_σ(z) = c_q z^q + o(z^q). 0.0 for class A.
+    alpha : float or None
+        σ'(0). None when σ is not differentiable at 0 (ReLU: one-sided slopes
+        in :attr:`slopes`).
+    offset : float
+        σ(0).
+    smooth : bool
+        True if σ passed the smoothness test at 0 up to ``max_order``.
+    taylor : tuple of float
+        Taylor coefficients s_0 … s_K of σ at 0 (empty if not smooth).
+    phi_taylor : tuple of float
+        Taylor coefficients c_0 … c_K of φ_σ at 0 (empty if not smooth).
+    slopes : tuple of float
+        One-sided slopes (σ'(0⁻), σ'(0⁺)).
+    reason : str
+        One sentence: why this class.
+    flags : tuple of str
+        Warnings about assumptions of the theory that fail, e.g. σ'(0) = 0
+        ("no linear regime") or σ'(0) < 0. Empty when none applies.
+    """
+
+    name: str
+    label: str
+    q: int | None
+    coefficient: float
+    alpha: float | None
+    offset: float
+    smooth: bool
+    taylor: tuple[float, ...] = field(repr=False)
+    phi_taylor: tuple[float, ...] = field(repr=False)
+    slopes: tuple[float, float] = field(repr=False)
+    reason: str = field(repr=False)
+    flags: tuple[str, ...] = ()
+
+    @property
+    def linear_regime(self) -> bool:
+        """True if σ'(0) exists and is non-zero, as the small-ε theory of B and C needs."""
+        return self.alpha is not None and self.alpha != 0.0
+
+    def __str__(self) -> str:
+        if self.q is None:
+            lead = "φ_σ ≡ 0"
+        else:
+            lead = f"φ_σ ≈ {self.coefficient:.6g} z^{self.q}"
+        alpha = "undefined" if self.alpha is None else f"{self.alpha:.6g}"
+        text = f"{self.name}: class {self.label} ({lead}; σ'(0) = {alpha}, σ(0) = {self.offset:.6g})"
+        if self.flags:
+            text += " [" + "; ".join(self.flags) + "]"
+        return text
+
+
+def _resolve(sigma) -> tuple[str, Activation]:
+    if isinstance(sigma, str):
+        if sigma not in ACTIVATIONS:
+            raise ValueError(
+                f"classify: parameter 'sigma' = {sigma!r} is not a registry name; allowed names: "
+                f"{', '.join(ACTIVATIONS)}, or pass any elementwise torch callable"
+            )
+        return sigma, ACTIVATIONS[sigma]
+    if callable(sigma) and not isinstance(sigma, type):
+        name = getattr(sigma, "__name__", None) or type(sigma).__name__
+        return str(name), sigma
+    raise TypeError(
+        f"classify: parameter 'sigma' must be an activation name ({', '.join(ACTIVATIONS)}) "
+        f"or an elementwise torch callable, got {type(sigma).__name__}"
+    )
+
+
+def _probe(name: str, fn: Callable) -> None:
+    # The callable must map a float64 tensor to a finite float64 tensor of the
+    # same shape, elementwise.
+    z = torch.tensor([-0.7, -0.1, 0.0, 0.2, 0.9], dtype=torch.float64)
+    try:
+        out = fn(z)
+    except Exception as err:  # noqa: BLE001 - report any failure of user code
+        raise TypeError(
+            f"classify: parameter 'sigma' ({name!r}) failed on a float64 tensor: "
+            f"{type(err).__name__}: {err}"
+        ) from err
+    if not isinstance(out, torch.Tensor) or out.shape != z.shape:
+        raise TypeError(
+            f"classify: parameter 'sigma' ({name!r}) must return a tensor of the input's shape; "
+            f"got {type(out).__name__} {tuple(getattr(out, 'shape', ()))} for shape (5,)"
+        )
+    if out.dtype != torch.float64:
+        raise TypeError(
+            f"classify: parameter 'sigma' ({name!r}) returned dtype {out.dtype} for float64 input; "
+            "it must keep float64"
+        )
+    if not bool(torch.isfinite(out).all()):
+        raise ValueError(f"classify: parameter 'sigma' ({name!r}) is not finite near 0: {out.tolist()}")
+    single = torch.stack([fn(z[i : i + 1])[0] for i in range(z.numel())])
+    if not torch.allclose(single, out, rtol=1e-12, atol=1e-14):
+        raise ValueError(f"classify: parameter 'sigma' ({name!r}) is not elementwise")
+
+
+def _derivatives(fn: Callable, points: torch.Tensor, order: int) -> torch.Tensor:
+    """σ^{(k)} at ``points`` for k = 0 … order, by nested torch.autograd.grad.
+
+    Returns a float64 tensor of shape (order + 1, len(points)).
+    """
+    z = points.detach().clone().requires_grad_(True)
+    rows = []
+    with torch.enable_grad():
+        cur = fn(z)
+        rows.append(cur.detach())
+        for k in range(1, order + 1):
+            if not cur.requires_grad:
+                # σ^{(k)} no longer depends on z: all higher derivatives vanish.
+                cur = torch.zeros_like(z)
+                rows.append(cur)
+                continue
+            try:
+                (grad,) = torch.autograd.grad(cur.sum(), z, create_graph=True, allow_unused=True)
+            except RuntimeError as err:
+                raise ValueError(
+                    f"classify: autograd cannot take derivative {k} of parameter 'sigma' ({err}); "
+                    f"classify needs derivatives up to 'max_order' = {order}: pass a callable "
+                    "autograd can differentiate that often, or a smaller 'max_order' (>= 2)"
+                ) from err
+            cur = torch.zeros_like(z) if grad is None else grad
+            rows.append(cur.detach())
+    return torch.stack(rows)
+
+
+def _check_int(name: str, value, lo: int, hi: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+        raise ValueError(f"classify: parameter '{name}' = {value!r} must be an integer in [{lo}, {hi}]")
+    return value
+
+
+def _check_tol(value) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not (0 < value < 1e-2):
+        raise ValueError(f"classify: parameter 'tol' = {value!r} must be a real number in (0, 0.01)")
+    return float(value)
+
+
+def classify(sigma, *, max_order: int = 8, tol: float = 1e-9) -> ActivationClass:
+    """The universality class of an activation (registry name or any torch callable).
+
+    Parameters
+    ----------
+    sigma : str or callable
+        A key of :data:`saddlebook.activations.ACTIVATIONS` or an elementwise
+        torch callable that keeps float64 (e.g. ``torch.sinh``,
+        ``lambda z: z + z**3``, ``torch.nn.functional.elu``).
+    max_order : int, default 8
+        Highest Taylor order K examined (2 ≤ K ≤ 12). A φ_σ whose
+        coefficients all vanish up to K but which is not ≡ 0 raises
+        ValueError (raise ``max_order``).
+    tol : float, default 1e-9
+        Zero tolerance. A Taylor coefficient c_k of φ_σ counts as zero when
+        |c_k| ≤ tol · max(1, max_j |s_j|), the s_j being σ's Taylor
+        coefficients at 0 (float64 autograd reproduces exact coefficients
+        to about 1e-15, so the default separates round-off from structure
+        with six decades to spare). The same relative ``tol`` decides
+        whether one-sided derivatives jump (below) and whether φ_σ ≡ 0 on the
+        test grid.
+
+    Returns
+    -------
+    ActivationClass
+        ``.label`` in {"A", "B", "C", "D"}, ``.q``, ``.coefficient`` (c_q),
+        ``.alpha`` (σ'(0)), ``.offset`` (σ(0)), ``.flags``, ``.reason``.
+
+    Raises
+    ------
+    NotSmoothError
+        (a ValueError) if σ is not smooth at 0 and not positively homogeneous
+        of degree one: ELU, SELU, softsign, z + z|z|, ... Such a function has
+        no class; nested autograd would have assigned one silently.
+    ValueError
+        Unknown registry name, non-elementwise or non-finite σ, a bad
+        ``max_order`` / ``tol``, or a leading term beyond ``max_order``.
+    TypeError
+        ``sigma`` is neither a name nor a callable, or fails on / does not
+        return a float64 tensor of the input's shape.
+
+    Notes
+    -----
+    *Smoothness test.* For k = 0 … K the derivative σ^{(k)} is evaluated by
+    nested autograd at z = ±h for h = 1e-3 and h = 1e-5, away from a kink
+    at 0 where torch's conventions would mislead. For a smooth σ the gap
+    J_k(h) = |σ^{(k)}(h) − σ^{(k)}(−h)| shrinks at least like h (by ≥ 100×
+    between the two h), and the mismatch
+    M_k(h) = |σ^{(k)}(0) − ½(σ^{(k)}(h) + σ^{(k)}(−h))| like h². A
+    jump does not shrink. σ is declared non-smooth at order k if J_k or M_k
+    at h = 1e-5 exceeds 0.1 × its value at h = 1e-3 *and* exceeds the
+    round-off floor tol · k! · max(1, max_j |s_j|).
+
+    *Homogeneous, non-smooth σ.* If σ fails the smoothness test but
+    σ(0) = 0 and φ_σ(z) = 0 (to ``tol`` relative to |zσ'(z)| + |σ(z)|) on a
+    grid of 40 points of both signs in 1e-4 ≤ |z| ≤ 0.5, σ is positively
+    homogeneous of
+    degree one near 0 (σ = a z⁺ − b z⁻: ReLU, leaky ReLU, |z|): class A,
+    because the imbalance identity's right-hand side vanishes wherever σ is
+    differentiable. ``alpha`` is then None if the one-sided slopes differ.
+
+    *Class A by Taylor coefficients.* If σ is smooth and every c_k up to K
+    vanishes, φ_σ is also required to vanish on a grid in 1e-3 ≤ |z| ≤ 0.5
+    of both signs (σ linear near 0, e.g. identity, hardtanh); otherwise the
+    leading term lies beyond K and ValueError is raised.
+
+    *Flags.* σ'(0) = 0 (e.g. cos) is flagged: the network is not linear to
+    leading order at the origin and the B/C escape clock ∝ α^{L−1} does not
+    exist. σ'(0) < 0 is flagged too (the theory assumes α > 0; −σ(z) with
+    the next layer's signs flipped is the same network).
+    """
+    name, fn = _resolve(sigma)
+    K = _check_int("max_order", max_order, 2, 12)
+    tol = _check_tol(tol)
+    _probe(name, fn)
+
+    z0 = torch.zeros(1, dtype=torch.float64)
+    at0 = _derivatives(fn, z0, K)[:, 0]
+    pts = torch.tensor([-_H_COARSE, _H_COARSE, -_H_FINE, _H_FINE], dtype=torch.float64)
+    side = _derivatives(fn, pts, K)
+    if not (bool(torch.isfinite(at0).all()) and bool(torch.isfinite(side).all())):
+        raise ValueError(
+            f"classify: parameter 'sigma' ({name!r}) has non-finite derivatives up to order {K} near 0"
+        )
+    at0 = at0.tolist()
+    side = side.tolist()
+    taylor = [at0[k] / math.factorial(k) for k in range(K + 1)]
+    scale = max(1.0, max(abs(s) for s in taylor))
+    slopes = (side[1][2], side[1][3])
+
+    # Smoothness: one-sided derivatives must agree in the limit h -> 0.
+    bad_order = None
+    for k in range(K + 1):
+        floor = tol * math.factorial(k) * scale
+        lc, rc, lf, rf = side[k]
+        jump_c, jump_f = abs(rc - lc), abs(rf - lf)
+        mis_c, mis_f = abs(at0[k] - 0.5 * (rc + lc)), abs(at0[k] - 0.5 * (rf + lf))
+        if (jump_f > floor and jump_f > _JUMP_RATIO * jump_c) or (
+            mis_f > floor and mis_f > _JUMP_RATIO * mis_c
+        ):
+            bad_order = k
+            break
+
+    flags = []
+    if bad_order is not None:
+        grid = torch.logspace(-4, math.log10(_GRID_MAX), 20, dtype=torch.float64)
+        grid = torch.cat([-grid.flip(0), grid])
+        gz = grid.clone().requires_grad_(True)
+        with torch.enable_grad():
+            val = fn(gz)
+            (der,) = torch.autograd.grad(val.sum(), gz, allow_unused=True)
+        der = torch.zeros_like(grid) if der is None else der
+        val, der = val.detach(), der.detach()
+        defect = (grid * der - val).abs()
+        size = (grid * der).abs() + val.abs()
+        continuous = bad_order > 0 and abs(at0[0]) <= tol * scale
+        if continuous and bool((defect <= tol * size + 1e-300).all()):
+            lo, hi = slopes
+            differentiable = abs(hi - lo) <= tol * max(1.0, abs(hi), abs(lo))
+            alpha = 0.5 * (hi + lo) if differentiable else None
+            if alpha is None:
+                flags.append(f"σ'(0) does not exist (one-sided slopes {lo:.6g} and {hi:.6g})")
+            return ActivationClass(
+                name=name,
+                label="A",
+                q=None,
+                coefficient=0.0,
+                alpha=alpha,
+                offset=at0[0] + 0.0,
+                smooth=False,
+                taylor=(),
+                phi_taylor=(),
+                slopes=slopes,
+                reason=(
+                    f"not smooth at 0 (derivative of order {bad_order} jumps), but positively "
+                    "homogeneous of degree one: φ_σ(z) = zσ'(z) − σ(z) = 0 on both sides of 0, "
+                    "so the imbalance is conserved exactly (away from the kink)"
+                ),
+                flags=tuple(flags),
+            )
+        k = bad_order
+        raise NotSmoothError(name, k, side[k][2], side[k][3], at0[k], _H_FINE)
+
+    phi_taylor = [-taylor[0], 0.0] + [(k - 1) * taylor[k] for k in range(2, K + 1)]
+    zero = tol * scale
+    q = next((k for k, c in enumerate(phi_taylor) if abs(c) > zero), None)
+    alpha = at0[1]
+    if abs(alpha) <= zero:
+        flags.append(
+            "σ'(0) = 0: no linear regime at the origin; the small-ε theory of classes B and C "
+            "(clock ∝ α^{L-1}) does not apply"
+        )
+    elif alpha < 0:
+        flags.append("σ'(0) < 0: the theory assumes α > 0 (flip the signs of the next layer)")
+
+    if q is None:
+        grid = torch.logspace(-3, math.log10(_GRID_MAX), 20, dtype=torch.float64)
+        grid = torch.cat([-grid.flip(0), grid])
+        from .activations import phi as _phi  # local: avoid a cycle at import time
+
+        ph = _phi(fn, grid).abs()
+        ref = (grid * _derivatives(fn, grid, 1)[1]).abs() + fn(grid).detach().abs()
+        if not bool((ph <= tol * ref + 1e-300).all()):
+            raise ValueError(
+                f"classify: φ_σ of {name!r} vanishes to order {K} at 0 but not near 0 "
+                f"(max |φ_σ| = {float(ph.max()):.3g} for |z| <= {_GRID_MAX:g}); its leading term is beyond order {K}: "
+                "raise parameter 'max_order'"
+            )
+        label, coefficient = "A", 0.0
+        reason = "φ_σ ≡ 0: σ(z) = σ'(0) z is linear, Euler's identity holds and the imbalance is conserved"
+    else:
+        coefficient = phi_taylor[q]
+        if q == 0:
+            label = "D"
+            reason = f"σ(0) = {at0[0]:.6g} ≠ 0: φ_σ(0) = −σ(0) is a non-zero constant"
+        elif q % 2 == 1:
+            label = "B"
+            reason = f"leading term of φ_σ is odd: {coefficient:.6g} z^{q} (no z^2 term)"
+        else:
+            label = "C"
+            reason = f"leading term of φ_σ is even: {coefficient:.6g} z^{q}"
+    return ActivationClass(
+        name=name,
+        label=label,
+        q=q,
+        coefficient=float(coefficient),
+        alpha=float(alpha) + 0.0,
+        offset=float(at0[0]) + 0.0,
+        smooth=True,
+        taylor=tuple(taylor),
+        phi_taylor=tuple(phi_taylor),
+        slopes=slopes,
+        reason=reason,
+        flags=tuple(flags),
+    )

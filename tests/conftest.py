@@ -1,0 +1,15 @@
+"""Shared fixtures. ``quick_book`` is a throw-away copy of the whole book,
+every chapter executed in its quick setting and the HTML built, so the tests
+exercise the real pipeline without touching book/executed or _build."""
+import pytest
+
+from saddlebook.publish.build import build_html, execute_all, stage
+from saddlebook.publish.chapters import find_root
+
+
+@pytest.fixture(scope="session")
+def quick_book(tmp_path_factory):
+    dest = stage(find_root(), tmp_path_factory.mktemp("book"))
+    results = execute_all(dest, common={"quick": True}, log=lambda *_: None)
+    index = build_html(dest, log=lambda *_: None)
+    return {"root": dest, "index": index, "results": {r.chapter: r for r in results}}
