@@ -15,7 +15,7 @@ test: $(STAMP)
 	$(PY) -m pytest
 
 benchmark: $(STAMP)
-	$(PY) benchmarks/run.py
+	$(PY) benchmarks/rebuild.py
 
 $(STAMP): requirements.txt pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
