@@ -1,4 +1,4 @@
-"""Command line: ``python -m saddlebook list | run CHAPTER -p NAME VALUE … | build``.
+"""Command line: ``python -m saddlebook list | run CHAPTER -p NAME VALUE … | build | student | grade NOTEBOOK``.
 
 Exit codes: 0 success; 1 a chapter or the HTML build failed (the last good
 executed copy is kept); 2 bad input (unknown chapter or parameter, value out
@@ -13,6 +13,7 @@ from pathlib import Path
 
 from ..parameters import ParameterError
 from .build import BuildFailed, build_html, execute_all
+from .classroom import GradeError
 from .chapters import chapters, find_root, resolve
 from .execute import ChapterFailed, execute
 
@@ -55,6 +56,29 @@ def _cmd_build(args, root: Path) -> int:
     return 0
 
 
+def _cmd_student(args, root: Path) -> int:
+    from .classroom import write_student_edition
+
+    out = Path(args.out).resolve() if args.out else root / "_build" / "student"
+    made = write_student_edition(root, out)
+    print(f"student notebooks: {out / 'notebooks'} ({len(made['notebooks'])} chapters)")
+    print(f"student HTML (solutions hidden): {made['index']}")
+    return 0
+
+
+def _cmd_grade(args, root: Path) -> int:
+    from .classroom import grade
+
+    if args.timeout is not None and args.timeout < 1:
+        raise ParameterError(f"parameter 'timeout' = {args.timeout} must be a positive number of seconds")
+    report = grade(args.notebook, chapter=args.chapter, cell_timeout=args.timeout or 300, root=root)
+    print(report.table())
+    if args.json:
+        Path(args.json).write_text(report.to_json())
+        print(f"JSON report: {args.json}")
+    return 0
+
+
 def make_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m saddlebook", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -75,6 +99,14 @@ def make_parser() -> argparse.ArgumentParser:
     build.add_argument("--jobs", type=int, default=None, help="chapters executed in parallel (default: cores)")
     build.add_argument("-p", "--param", nargs=2, action="append", metavar=("NAME", "VALUE"),
                        help="override a parameter in every chapter that has it, e.g. -p quick True")
+    student = sub.add_parser("student", help="write the student edition: notebooks without solutions + HTML")
+    student.add_argument("--out", help="output folder (default: _build/student)")
+
+    grade = sub.add_parser("grade", help="execute a submitted notebook and grade each exercise")
+    grade.add_argument("notebook", help="the submitted .ipynb")
+    grade.add_argument("--chapter", help="chapter it answers (default: read from the notebook)")
+    grade.add_argument("--timeout", type=int, default=None, help="per-cell time limit in seconds (default 300)")
+    grade.add_argument("--json", help="also write the report as JSON to this file")
     return parser
 
 
@@ -82,9 +114,10 @@ def main(argv=None) -> int:
     args = make_parser().parse_args(argv)
     try:
         root = find_root()
-        handler = {"list": _cmd_list, "run": _cmd_run, "build": _cmd_build}[args.command]
+        handler = {"list": _cmd_list, "run": _cmd_run, "build": _cmd_build,
+                   "student": _cmd_student, "grade": _cmd_grade}[args.command]
         return handler(args, root)
-    except (ParameterError, FileNotFoundError) as err:
+    except (ParameterError, FileNotFoundError, GradeError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     except (ChapterFailed, BuildFailed) as err:
