@@ -200,3 +200,20 @@ def test_grade_command_line_writes_json(book, monkeypatch, capsys):
     assert data["passed"] == 1 and data["total"] == 3
     assert main(["grade", str(book / "missing.ipynb")]) == 2
     assert "no such notebook" in capsys.readouterr().err
+
+
+def test_student_edition_of_the_real_book(quick_book, tmp_path):
+    from saddlebook.publish.classroom import write_student_edition
+
+    made = write_student_edition(quick_book["root"], tmp_path / "student", log=lambda *_: None)
+    assert made["index"].is_file() and made["notebooks"]
+    html_dir = made["index"].parent / "book" / "executed"
+    for nb_path in made["notebooks"]:
+        nb = nbformat.read(nb_path, as_version=4)
+        exs = exercises(nb)
+        assert exs, f"{nb_path.name} has no exercises"
+        for ex in exs:
+            assert all("NotImplementedError" in nb.cells[i].source for i in ex.solution_cells)
+        page = (html_dir / f"{nb_path.stem}.html").read_text()
+        assert 'class="solution' not in page, f"{nb_path.stem}: a solution is visible in the student HTML"
+        assert "exercise" in page

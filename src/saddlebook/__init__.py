@@ -19,6 +19,20 @@ descent
     Gradient descent in flow-time units.
 linear
     Closed forms for deep linear networks (Saxe et al. 2014).
+initializers
+    Symmetric-manifold, all-small and He-normal-with-bottleneck weights.
+manifold
+    The permutation-symmetric invariant set and its reduced coordinates.
+reduced
+    The reduced ODE on the manifold (Gauss–Hermite), scalar law, closed forms.
+batched, engine
+    Batched full-network gradients and the batched Dormand–Prince integrator.
+escape
+    Escape-time measurement and sweeps.
+fits
+    Exponent fits of escape time against ε.
+checks, parameters, figures
+    Claim checks, chapter-parameter validation, the book's plotting style.
 
 Everything is float64 by default; no global torch state is changed.
 """
@@ -76,4 +90,24 @@ __all__ = [
     "two_layer_aligned_init",
 ]
 
-# pipeline and checks exports are added by the integrator
+from .escape import SweepResult, escape_time, sweep
+from .fits import fit_log, fit_power, local_slopes, loglog_slope
+from .initializers import he_weights, small_weights, symmetric_weights
+from .reduced import blowup_time, critical_depth_integral, quadrature_data, reduced_flow
+
+__all__ += [
+    "SweepResult",
+    "escape_time",
+    "sweep",
+    "fit_log",
+    "fit_power",
+    "local_slopes",
+    "loglog_slope",
+    "he_weights",
+    "small_weights",
+    "symmetric_weights",
+    "blowup_time",
+    "critical_depth_integral",
+    "quadrature_data",
+    "reduced_flow",
+]

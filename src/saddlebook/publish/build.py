@@ -120,8 +120,11 @@ def build_html(root: Path, *, log=print) -> Path:
     start = time.perf_counter()
     proc = subprocess.run(cmd, cwd=root, capture_output=True, text=True)
     if proc.returncode != 0:
-        tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-40:])
-        raise BuildFailed(f"jupyter-book build failed (exit {proc.returncode}):\n{tail}")
+        lines = (proc.stdout + proc.stderr).strip().splitlines()
+        # Sphinx's own warnings say what is wrong; the traceback after them does not.
+        causes = [ln for ln in lines if "WARNING" in ln or "ERROR" in ln or "CRITICAL" in ln]
+        shown = "\n".join(causes[:30] or lines[-40:])
+        raise BuildFailed(f"jupyter-book build failed (exit {proc.returncode}):\n{shown}")
     index = root / "_build" / "html" / "index.html"
     log(f"HTML built in {time.perf_counter() - start:.1f} s")
     return index

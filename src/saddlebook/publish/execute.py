@@ -93,6 +93,7 @@ def _atomic_write_text(path: Path, text: str) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
     with os.fdopen(fd, "w") as fh:
         fh.write(text)
+    os.chmod(tmp, 0o644)  # mkstemp makes files private; published files are readable
     os.replace(tmp, path)
 
 
@@ -208,6 +209,7 @@ def execute(
         }
         nb.metadata["saddlebook"] = {k: record[k] for k in ("parameters", "overrides", "cache_key")}
         nbformat.write(nb, tmp_nb)
+        os.chmod(tmp_nb, 0o644)
         os.replace(tmp_nb, chapter.executed(out_dir))
         _atomic_write_text(chapter.record(out_dir), json.dumps(record, indent=1, default=repr))
     finally:

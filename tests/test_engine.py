@@ -1,0 +1,80 @@
+import math
+
+import numpy as np
+import pytest
+import torch
+
+import saddlebook as sb
+from saddlebook.batched import NetworkBatch, activation_pair
+from saddlebook.engine import integrate, progress_enabled
+from saddlebook.flow import DivergenceError
+from saddlebook.initializers import he_weights
+
+torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="module")
+def data():
+    x = sb.gaussian_inputs(48, 4, seed=0)
+    v = torch.tensor([1.0, 0.0, 0.0, 0.0], dtype=torch.float64)
+    return x, sb.SingleIndexTeacher(v, "tanh")(x)
+
+
+@pytest.mark.parametrize("name", ["tanh", "sin", "erf", "gelu", "silu", "sigmoid", "softplus", "identity"])
+def test_activation_pairs_match_autograd(name):
+    z = torch.linspace(-3, 3, 61, dtype=torch.float64)
+    s, ds = activation_pair(name)[1](z)
+    assert torch.allclose(s, sb.get_activation(name)[1](z), atol=1e-15)
+    assert torch.allclose(ds, sb.derivative(name, z), atol=1e-14)
+    q = sb.quadratic(0.3)
+    assert torch.allclose(activation_pair(q)[1](z)[1], sb.derivative(q, z), atol=1e-14)
+
+
+def test_batched_gradient_matches_autograd(data):
+    x, y = data
+    ws = [he_weights([4, 5, 5, 1], 0.3, [1], seed=s) for s in (1, 2)]
+    nb = NetworkBatch("tanh", x, y)
+    loss, _, grads = nb.evaluate([torch.stack([w[k] for w in ws]) for k in range(3)])
+    for b, w in enumerate(ws):
+        assert math.isclose(float(loss[b]), float(sb.network_loss(w, x, y, "tanh")), rel_tol=1e-14)
+        for g, ref in zip(grads, sb.gradient(w, "tanh", x, y)):
+            assert torch.allclose(g[b], ref, rtol=1e-12, atol=1e-16)
+
+
+def test_event_time_matches_scipy_flow(data):
+    # Independent integrator (scipy DOP853, rtol 1e-10) with its own event search.
+    x, y = data
+    w = he_weights([4, 5, 5, 1], 0.1, [1, 2], seed=3)
+    ref = sb.gradient_flow(w, "tanh", x, y, t_max=60.0, t_eval=[0.0, 60.0], escape_fraction=0.5)
+    nb = NetworkBatch("tanh", x, y)
+    res = integrate(nb, [m[None] for m in w], t_max=60.0, event_level=[0.5 * ref.loss[0]], rtol=1e-10)
+    assert ref.escape_time is not None
+    assert abs(res.t_event[0] / ref.escape_time - 1) < 1e-6
+    assert res.nfev[0] < ref.nfev
+
+
+def test_runs_to_t_max_without_event_and_records(data):
+    x, y = data
+    w = he_weights([4, 5, 1], 0.5, [1], seed=0)
+    res = integrate(NetworkBatch("tanh", x, y), [m[None] for m in w], t_max=3.0, record=True)
+    assert np.isnan(res.t_event[0]) and res.t_final[0] == pytest.approx(3.0)
+    h = res.history[0]
+    assert h["t"][0] == 0 and h["t"][-1] == pytest.approx(3.0) and np.all(np.diff(h["loss"]) <= 1e-15)
+    assert h["norms"].shape == (h["t"].size, 2)
+
+
+def test_divergence_raises_with_config(data):
+    x, y = data
+    w = [m * 40.0 for m in he_weights([4, 5, 1], 1.0, [1], seed=0)]
+    bad = lambda z: torch.exp(z)  # noqa: E731  (explodes for large weights)
+    with pytest.raises(DivergenceError, match="my-run"):
+        integrate(NetworkBatch(bad, x, y), [m[None] for m in w], t_max=10.0, config=["my-run"],
+                  max_loss_ratio=10.0)
+
+
+def test_progress_switch(monkeypatch):
+    monkeypatch.setenv("SADDLEBOOK_PROGRESS", "1")
+    assert progress_enabled(None) is True
+    monkeypatch.setenv("SADDLEBOOK_PROGRESS", "0")
+    assert progress_enabled(None) is False
+    assert progress_enabled(True) is True

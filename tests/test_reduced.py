@@ -1,0 +1,72 @@
+import math
+
+import numpy as np
+import pytest
+import torch
+
+import saddlebook as sb
+from saddlebook import manifold as M
+from saddlebook.initializers import symmetric_weights
+from saddlebook.parameters import ParameterError
+from saddlebook.reduced import (ReducedChain, balanced_scalar, blowup_time, critical_depth_integral,
+                                quadrature_data, reduced_flow)
+
+torch.set_num_threads(1)
+V = torch.tensor([0.6, 0.8, 0.0], dtype=torch.float64)
+
+
+def test_quadrature_is_the_population_expectation():
+    x, y, pi = quadrature_data(sb.SingleIndexTeacher(V, "tanh"), 160)
+    assert float(pi.sum()) == pytest.approx(1.0, abs=1e-15)
+    # E[xxᵀ] restricted to v̂ is 1; E[tanh(g)²] by a much finer rule.
+    assert float(pi @ (x @ V) ** 2) == pytest.approx(1.0, abs=1e-13)
+    x2, y2, pi2 = quadrature_data(sb.SingleIndexTeacher(V, "tanh"), 400)
+    assert float(pi @ y**2) == pytest.approx(float(pi2 @ y2**2), abs=1e-13)
+    assert float(torch.linalg.vector_norm((pi * y) @ x)) == pytest.approx(0.6057055, abs=1e-6)
+
+
+def test_reduced_flow_equals_full_network_flow():
+    x = sb.gaussian_inputs(30, 3, seed=2)
+    y = sb.SingleIndexTeacher(V, "tanh")(x)
+    widths = [3, 5, 5, 5, 1]
+    w0 = symmetric_weights(widths, [0.3, 0.4, 0.5, 0.6], direction=torch.tensor([1.0, 0.0, 1.0]))
+    ts = np.linspace(0, 30, 7)
+    full = sb.gradient_flow(w0, "tanh", x, y, t_max=30.0, t_eval=ts)
+    wr, yr = M.to_reduced(w0)
+    red = reduced_flow(wr, yr, "tanh", x, y, 5, ts)
+    assert full.loss[-1] < 0.5 * full.loss[0]  # it escaped within the window
+    assert np.allclose(red.loss, full.loss, rtol=1e-7, atol=0)
+    scales = np.array([[float(m.norm()) for m in ws] for ws in full.weights])
+    assert np.allclose(red.scales, scales, rtol=1e-7)
+    assert max(float(M.deviation(ws)) for ws in full.weights) < 1e-12
+
+
+def test_blowup_time_closed_form():
+    # Leading-order balanced ODE integrated numerically blows up at t*.
+    from scipy.integrate import solve_ivp
+    eps, L, a, g = 0.1, 5, 0.8, 0.6
+    ts = blowup_time(eps, L, a, g)
+    assert ts == pytest.approx(eps ** -3 / (3 * a**4 * g))
+    sol = solve_ivp(lambda t, y: a ** (L - 1) * g * y ** (L - 1), (0, 0.999 * ts), [eps], rtol=1e-12, atol=1e-14)
+    assert sol.y[0, -1] == pytest.approx(balanced_scalar(0.999 * ts, eps, L, a, g), rel=1e-8)
+    assert balanced_scalar(ts * 1.01, eps, L, a, g) == np.inf
+
+
+def test_critical_depth_integral_worked_numbers():
+    got = [critical_depth_integral(0.01, 0.1, r) for r in (1, 2, 3, 4)]
+    assert got == pytest.approx([0.09, math.log(10), 90.0, 4950.0], rel=1e-12)
+    arr = critical_depth_integral(np.array([0.01, 0.02]), 0.1, 3)
+    assert arr.shape == (2,)
+
+
+def test_bad_inputs():
+    with pytest.raises(ParameterError, match="'depth'"):
+        blowup_time(0.1, 2, 1.0, 1.0)
+    with pytest.raises(ParameterError, match="'eps'"):
+        critical_depth_integral(0.2, 0.1, 3)
+    with pytest.raises(ParameterError, match="'r'"):
+        critical_depth_integral(0.01, 0.1, 0)
+    with pytest.raises(ParameterError, match="quadrature"):
+        quadrature_data(sb.FeatureSum([sb.SingleIndexTeacher(V)]))
+    with pytest.raises(ParameterError, match="'width'"):
+        ReducedChain("tanh", torch.zeros(3, 2), torch.zeros(3), 0)
