@@ -153,9 +153,13 @@ def identity_scale(
     Returns
     -------
     torch.Tensor
-        ``|d‖W_{ℓ+1}‖²/dt| + |d‖W_ℓ‖²/dt|`` for ℓ = 1, …, L−1. Round-off in
-        ``lhs`` and ``rhs`` is a small multiple of machine epsilon times this,
-        so it is the natural denominator for a relative error of the identity.
+        ``|d‖W_{ℓ+1}‖²/dt| + |d‖W_ℓ‖²/dt|`` for ℓ = 1, …, L−1: the natural
+        denominator for a relative error of the identity. Round-off in ``lhs``
+        and ``rhs`` is a small multiple of machine epsilon times the sum of the
+        absolute entries of ``W ∘ ∇W`` over the two layers, which is usually of
+        the same size, but can be much larger when ``⟨W, ∇W⟩`` itself cancels
+        (seen for wide networks with the logistic loss); relative errors
+        against this scale are then larger than machine epsilon suggests.
     """
     weights = _check_weights(weights)
     fn = _validate(weights, sigma, x, y, loss)
