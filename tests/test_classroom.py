@@ -217,3 +217,24 @@ def test_student_edition_of_the_real_book(quick_book, tmp_path):
         page = (html_dir / f"{nb_path.stem}.html").read_text()
         assert 'class="solution' not in page, f"{nb_path.stem}: a solution is visible in the student HTML"
         assert "exercise" in page
+
+
+def _chapters_with_exercises():
+    from saddlebook.publish.chapters import chapters
+
+    return [c.stem for c in chapters() if exercises(instructor_notebook(c))]
+
+
+@pytest.mark.parametrize("stem", _chapters_with_exercises())
+def test_real_chapter_instructor_full_marks_student_zero(quick_book, tmp_path, stem):
+    root = quick_book["root"]
+    chapter = Chapter(root, stem)
+    inst = tmp_path / f"{stem}-instructor.ipynb"
+    nbformat.write(instructor_notebook(chapter), inst)
+    report = grade(inst, root=root)
+    assert report.score == (len(report.results), len(report.results)), report.table()
+    assert len(report.results) >= 3, f"{stem} has fewer than 3 exercises"
+    stud = tmp_path / f"{stem}-student.ipynb"
+    nbformat.write(student_notebook(instructor_notebook(chapter), stem), stud)
+    report = grade(stud, root=root)
+    assert {r.status for r in report.results} == {"not attempted"}, report.table()

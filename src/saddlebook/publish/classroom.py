@@ -65,6 +65,43 @@ def exercises(nb) -> list[Exercise]:
     return found
 
 
+_START_BLOCK = re.compile(r"```\{solution-start\}[^\n]*\n(?::[^\n]*\n)*```")
+_END_BLOCK = re.compile(r"```\{solution-end\}[^\n]*\n```")
+
+
+def strip_solutions(nb):
+    """A copy of ``nb`` with every gated solution removed (prose and code).
+
+    Used for the student HTML. (sphinx-exercise's ``hide_solutions`` fails on
+    gated solutions in the pinned version: "unknown node type: solution_end_node".)
+    """
+    out = copy.deepcopy(nb)
+    kept, inside = [], False
+    for cell in out.cells:
+        if cell.cell_type != "markdown":
+            if not inside:
+                kept.append(cell)
+            continue
+        text, pieces, pos = cell.source, [], 0
+        while True:
+            pattern = _END_BLOCK if inside else _START_BLOCK
+            m = pattern.search(text, pos)
+            if not m:
+                if not inside:
+                    pieces.append(text[pos:])
+                break
+            if not inside:
+                pieces.append(text[pos:m.start()])
+            inside = not inside
+            pos = m.end()
+        remaining = "".join(pieces).strip()
+        if remaining:
+            cell.source = remaining
+            kept.append(cell)
+    out.cells = kept
+    return out
+
+
 def stub_source(label: str) -> str:
     return (
         f"# Exercise {label}: replace this cell with your solution.\n"
@@ -268,7 +305,7 @@ def write_student_edition(root: Path, out: Path, *, log=print) -> dict:
     """Student notebooks in ``out/notebooks`` and a student HTML build (solutions hidden) in ``out/book``.
 
     The HTML is built from the executed chapters in ``book/executed`` (run
-    ``make book`` first); it uses sphinx-exercise's ``hide_solutions``.
+    ``make book`` first), with every solution removed.
     """
     import shutil
 
@@ -287,11 +324,12 @@ def write_student_edition(root: Path, out: Path, *, log=print) -> dict:
     target = staged / "book" / "executed"
     target.mkdir(parents=True, exist_ok=True)
     for f in executed.iterdir():
-        if f.suffix in (".ipynb", ".json"):
+        if f.suffix == ".json":
             shutil.copy2(f, target / f.name)
+        elif f.suffix == ".ipynb":
+            nbformat.write(strip_solutions(nbformat.read(f, as_version=4)), target / f.name)
     config_path = staged / "_config.yml"
     config = yaml.safe_load(config_path.read_text())
-    config.setdefault("sphinx", {}).setdefault("config", {})["hide_solutions"] = True
     config["title"] = config.get("title", "") + " (student edition)"
     config_path.write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
     index = build_html(staged, log=log)
