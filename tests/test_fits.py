@@ -1,0 +1,82 @@
+"""Exponent fits (saddlebook.fits), the critical-depth integral, and the
+benchmark helpers of saddlebook.perf, on small cases."""
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from saddlebook.batched import NetworkBatch
+from saddlebook.escape import sweep
+from saddlebook.fits import fit_log, fit_power, local_slopes, loglog_slope
+from saddlebook.parameters import ParameterError
+from saddlebook.perf import gd_escape, gd_step_for_accuracy, gradient_flops
+from saddlebook.reduced import critical_depth_integral
+
+torch.set_num_threads(1)
+
+
+def test_loglog_slope_uses_the_smallest_eps_only():
+    e = np.geomspace(1e-4, 1e-1, 10)
+    tau = e**-1.0 + 5.0  # offset bends the curve at large eps
+    assert loglog_slope(e[::-1], tau[::-1], n_smallest=3) == pytest.approx(-1.0, abs=2e-3)
+    assert loglog_slope(e, tau) > -0.98  # all points: biased by the offset
+
+
+def test_local_slopes_follow_the_offset_formula():
+    e = np.geomspace(1e-3, 1e-1, 6)
+    C, A = -3.0, 1.0
+    mid, sl = local_slopes(e, A / e + C)
+    assert np.allclose(sl, -1 / (1 + C * mid / A), rtol=2e-2)
+
+
+def test_fit_power_and_fit_log_with_noise_free_data():
+    e = np.geomspace(1e-3, 1e-1, 7)
+    f = fit_power(e, 2.0 * e**-2 - 30.0)
+    assert (f.A, f.p, f.B) == pytest.approx((2.0, 2.0, -30.0), rel=1e-6)
+    g = fit_log(e, 1.5 * np.log(1 / e) + 0.2)
+    assert g(1e-2) == pytest.approx(1.5 * math.log(100) + 0.2, rel=1e-12)
+
+
+@pytest.mark.parametrize("bad", [dict(eps=[0.1, 0.2], tau=[1.0]), dict(eps=[0.1, -0.2], tau=[1.0, 2.0]),
+                                 dict(eps=[0.1, 0.2], tau=[1.0, math.nan])])
+def test_fits_refuse_bad_input(bad):
+    with pytest.raises(ParameterError):
+        loglog_slope(bad["eps"], bad["tau"])
+
+
+def test_critical_depth_integral_closed_forms():
+    got = [critical_depth_integral(0.01, 0.1, r) for r in (1, 2, 3, 4)]
+    assert got == pytest.approx([0.09, math.log(10), 90.0, 4950.0], rel=1e-12)
+    with pytest.raises(ParameterError):
+        critical_depth_integral(0.2, 0.1, 3)
+
+
+def test_reduced_sweep_r2_is_logarithmic_and_r4_has_slope_minus_two():
+    kw = dict(model="reduced", data="population", width=8, input_dim=2, t_max=1e12)
+    s2 = sweep("tanh", 4, 2, [1e-6, 1e-5, 1e-4], **kw)
+    lf = fit_log(s2.eps, s2.tau)
+    assert lf.A * s2.gamma == pytest.approx(1.0, abs=1e-3)
+    s4 = sweep("tanh", 4, 4, [1e-3, 2e-3, 4e-3], **kw)
+    assert loglog_slope(s4.eps, s4.tau) == pytest.approx(-2.0, abs=0.02)
+
+
+def test_gradient_flops_counts_forward_and_backward():
+    # widths [3, 4, 1], n = 5: forward 2*5*(12 + 4) = 160, weight grads 160, error back-prop 2*5*4 = 40.
+    assert gradient_flops([3, 4, 1], 5) == 360
+
+
+def test_gd_escape_converges_to_the_engine_time():
+    s = sweep("tanh", 3, 3, [0.2], width=4, input_dim=2, n_samples=64, rtol=1e-10)
+    from saddlebook.initializers import symmetric_weights
+    import saddlebook as sb
+
+    v = torch.tensor([1.0, 0.0], dtype=torch.float64)
+    x = sb.gaussian_inputs(64, 2, seed=0)
+    prob = NetworkBatch("tanh", x, sb.SingleIndexTeacher(v, "tanh", 1.0)(x))
+    W = [w[None] for w in symmetric_weights([2, 4, 4, 1], [0.2, 0.2, 0.2], direction=v)]
+    level = [0.5 * float(prob.observe(W)[0][0])]
+    errs = [abs(gd_escape(prob, W, eta, level)[0][0] / s.tau[0] - 1) for eta in (0.2, 0.1)]
+    assert errs[1] < errs[0] < 0.05  # first-order convergence in the step
+    eta, trials = gd_step_for_accuracy(prob, W, level, s.tau, etas=[0.4, 0.2, 0.1, 0.05], rtol=errs[0] * 1.01)
+    assert eta == pytest.approx(0.2) and len(trials) <= 2
