@@ -110,8 +110,37 @@ def make_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _take_params(argv: list[str]) -> tuple[list[str], list[tuple[str, str]]]:
+    """Pull ``-p NAME VALUE`` pairs out of argv before argparse sees them.
+
+    argparse would read a VALUE such as ``-1e-3`` as an option flag.
+    """
+    rest, pairs, i = [], [], 0
+    while i < len(argv):
+        if argv[i] in ("-p", "--param"):
+            if len(argv) - i < 3:
+                raise ParameterError(f"{argv[i]} needs a NAME and a VALUE")
+            pairs.append((argv[i + 1], argv[i + 2]))
+            i += 3
+        else:
+            rest.append(argv[i])
+            i += 1
+    return rest, pairs
+
+
 def main(argv=None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        argv, pairs = _take_params(argv)
+    except ParameterError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     args = make_parser().parse_args(argv)
+    if pairs:
+        if args.command not in ("run", "build"):
+            print(f"error: -p is not an option of '{args.command}'", file=sys.stderr)
+            return 2
+        args.param = (args.param or []) + [list(p) for p in pairs]
     try:
         root = find_root()
         handler = {"list": _cmd_list, "run": _cmd_run, "build": _cmd_build,
