@@ -9,7 +9,9 @@ Measures, in one run on one machine:
    5.6e-5, exactly chapter 05's r = 3 full-network sweep, and r = 4 with
    eps = 1e-4 to 5.6e-4 (chapter 05 goes down to 1e-5 there): wall time of the batched engine (float64,
    rtol 1e-7, as in the chapter) against plain fixed-step gradient descent at
-   equal accuracy (1e-3 relative on tau). GD's step size is searched on the
+   equal accuracy (1e-3 relative on tau), and also with the engine at the
+   loosest tolerance that keeps its tau within 1e-3 (equal accuracy in the
+   strict sense; rtol 1e-7 is far more accurate than GD). GD's step size is searched on the
    shortest run of the r = 3 sweep (largest step of a list whose escape time is
    within 1e-3 of a tight engine reference, rtol 1e-10), GD's time per step is
    measured for batches of 1..4 runs, and GD's sweep time is extrapolated as
@@ -125,6 +127,25 @@ def main():
               f"tau error vs rtol-1e-10 reference {res[r]['engine_err']:.1e}; float32 {e32.wall_time:.2f} s, "
               f"max |tau32/tau64 - 1| = {res[r]['f32_vs_f64']:.1e}")
 
+    # 1b. Equal accuracy: the engine's loosest tolerance whose tau is within 1e-3 of the
+    # reference on every run of both sweeps (GD's step is chosen by the same criterion below).
+    loose = {}
+    for rtol in (1e-6, 1e-5, 1e-4, 1e-3):
+        errs, walls = {}, {}
+        for r, eps in SWEEPS.items():
+            s = min((engine(r, eps, rtol=rtol) for _ in range(2)), key=lambda s: s.wall_time)
+            errs[r] = float(np.max(np.abs(s.tau / np.asarray(res[r]["tau_ref"]) - 1)))
+            walls[r] = (s.wall_time, s.nfev.tolist())
+        print(f"engine rtol={rtol:g}: max tau error " + ", ".join(f"r={r}: {e:.1e}" for r, e in errs.items())
+              + "; wall " + ", ".join(f"r={r}: {w[0]:.2f} s" for r, w in walls.items()))
+        if max(errs.values()) > 1e-3:
+            break
+        loose = dict(rtol=rtol, errs=errs, walls=walls)
+    for r in SWEEPS:
+        if loose:
+            res[r].update(equal_rtol=loose["rtol"], equal_wall=loose["walls"][r][0],
+                          equal_nfev=loose["walls"][r][1], equal_err=loose["errs"][r])
+
     # 1. GD step size for 1e-3 accuracy, on the shortest run of the r = 3 sweep.
     prob, weights, widths = problem_and_weights(3, SWEEPS[3])
     with torch.no_grad():
@@ -158,6 +179,12 @@ def main():
         res[r].update(gd_eta=eta, gd_steps=float(max(res[r]["tau_ref"]) / eta) if eta else None,
                       gd_wall_extrapolated=gd, speedup=gd / res[r]["engine_wall"],
                       speedup_f32=gd / res[r]["f32_wall"])
+        if "equal_wall" in res[r]:
+            res[r]["speedup_equal_accuracy"] = gd / res[r]["equal_wall"]
+            print(f"r={r}: at equal accuracy (engine rtol {res[r]['equal_rtol']:g}, tau error "
+                  f"{res[r]['equal_err']:.1e}; GD error <= 1e-3) the engine takes {res[r]['equal_wall']:.2f} s: "
+                  f"speed-up {res[r]['speedup_equal_accuracy']:.4g}x; target >= 100x: "
+                  f"{'met' if res[r]['speedup_equal_accuracy'] >= 100 else 'NOT met'}")
         how = "measured step" if r == 3 else "step from r=3 (assumed)"
         print(f"r={r}: GD at eta={eta:g} ({how}) needs {res[r]['gd_steps']:.3g} steps for the slowest run; "
               f"extrapolated sweep time {gd:.4g} s = {gd / 3600:.3g} h; engine speed-up {res[r]['speedup']:.4g}x "
@@ -173,7 +200,8 @@ def main():
         torch.set_num_threads(threads)
         for dtype in (torch.float64, torch.float32):
             peak = matmul_rate(1024, 1024, 1024, dtype=dtype)
-            for (B, width, n) in ((4, 16, 1024), (8, 32, 4096)):
+            # chapter 05's size, the size measured in the issue, and one wide network (the trend)
+            for (B, width, n) in ((4, 16, 1024), (8, 32, 4096), (4, 128, 4096)):
                 p, w, wd = problem_and_weights(3, [1e-3] * B, dtype, width=width, n=n)
                 sec, rate = gradient_rate(p, w)
                 comp = matmul_rate(n, width, width, batch=B, dtype=dtype)
