@@ -5,6 +5,8 @@ Modules
 -------
 activations
     Activation registry, σ' by autograd, and the Euler defect φ_σ.
+classes
+    The four universality classes: classify any activation.
 network
     Bias-free deep networks, shape checks, Gaussian initialization.
 losses
@@ -90,12 +92,17 @@ __all__ = [
     "two_layer_aligned_init",
 ]
 
+from .classes import ActivationClass, NotSmoothError, classify, taylor_coefficients
 from .escape import SweepResult, escape_time, sweep
 from .fits import fit_log, fit_power, local_slopes, loglog_slope
 from .initializers import he_weights, small_weights, symmetric_weights
 from .reduced import blowup_time, critical_depth_integral, quadrature_data, reduced_flow
 
 __all__ += [
+    "ActivationClass",
+    "NotSmoothError",
+    "classify",
+    "taylor_coefficients",
     "SweepResult",
     "escape_time",
     "sweep",

@@ -34,7 +34,7 @@ import torch
 
 from .activations import ACTIVATIONS, Activation
 
-__all__ = ["ActivationClass", "NotSmoothError", "classify", "CLASS_LABELS"]
+__all__ = ["ActivationClass", "NotSmoothError", "classify", "taylor_coefficients", "CLASS_LABELS"]
 
 CLASS_LABELS: tuple[str, ...] = ("A", "B", "C", "D")
 """The four universality classes."""
@@ -220,9 +220,37 @@ def _derivatives(fn: Callable, points: torch.Tensor, order: int) -> torch.Tensor
     return torch.stack(rows)
 
 
+def taylor_coefficients(sigma, max_order: int = 8) -> tuple[float, ...]:
+    """Raw Taylor coefficients s_k = σ^{(k)}(0)/k!, k = 0 … max_order, by nested autograd.
+
+    No smoothness test: at a kink these are torch's conventions, not
+    derivatives (for softsign, ELU and SELU they are those of a linear
+    function, so φ_σ would look identically zero). Use :func:`classify`,
+    which checks one-sided derivatives first; this function exists to show
+    what goes wrong without that check.
+
+    Parameters
+    ----------
+    sigma : str or callable
+        Registry name or elementwise torch callable.
+    max_order : int, default 8
+        Highest order (2 ≤ max_order ≤ 12).
+
+    Returns
+    -------
+    tuple of float
+        (s_0, …, s_K).
+    """
+    name, fn = _resolve(sigma)
+    K = _check_int("max_order", max_order, 2, 12)
+    _probe(name, fn)
+    at0 = _derivatives(fn, torch.zeros(1, dtype=torch.float64), K)[:, 0].tolist()
+    return tuple(at0[k] / math.factorial(k) + 0.0 for k in range(K + 1))
+
+
 def _check_int(name: str, value, lo: int, hi: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
-        raise ValueError(f"classify: parameter '{name}' = {value!r} must be an integer in [{lo}, {hi}]")
+        raise ValueError(f"classes: parameter '{name}' = {value!r} must be an integer in [{lo}, {hi}]")
     return value
 
 
@@ -247,7 +275,7 @@ def classify(sigma, *, max_order: int = 8, tol: float = 1e-9) -> ActivationClass
         ValueError (raise ``max_order``).
     tol : float, default 1e-9
         Zero tolerance. A Taylor coefficient c_k of φ_σ counts as zero when
-        |c_k| ≤ tol · max(1, max_j |s_j|), the s_j being σ's Taylor
+        abs(c_k) ≤ tol · max(1, max_j abs(s_j)), the s_j being σ's Taylor
         coefficients at 0 (float64 autograd reproduces exact coefficients
         to about 1e-15, so the default separates round-off from structure
         with six decades to spare). The same relative ``tol`` decides
@@ -264,7 +292,7 @@ def classify(sigma, *, max_order: int = 8, tol: float = 1e-9) -> ActivationClass
     ------
     NotSmoothError
         (a ValueError) if σ is not smooth at 0 and not positively homogeneous
-        of degree one: ELU, SELU, softsign, z + z|z|, ... Such a function has
+        of degree one: ELU, SELU, softsign, z + z·abs(z), ... Such a function has
         no class; nested autograd would have assigned one silently.
     ValueError
         Unknown registry name, non-elementwise or non-finite σ, a bad
@@ -278,23 +306,23 @@ def classify(sigma, *, max_order: int = 8, tol: float = 1e-9) -> ActivationClass
     *Smoothness test.* For k = 0 … K the derivative σ^{(k)} is evaluated by
     nested autograd at z = ±h for h = 1e-3 and h = 1e-5, away from a kink
     at 0 where torch's conventions would mislead. For a smooth σ the gap
-    J_k(h) = |σ^{(k)}(h) − σ^{(k)}(−h)| shrinks at least like h (by ≥ 100×
+    J_k(h) = abs(σ^{(k)}(h) − σ^{(k)}(−h)) shrinks at least like h (by ≥ 100×
     between the two h), and the mismatch
-    M_k(h) = |σ^{(k)}(0) − ½(σ^{(k)}(h) + σ^{(k)}(−h))| like h². A
+    M_k(h) = abs(σ^{(k)}(0) − ½(σ^{(k)}(h) + σ^{(k)}(−h))) like h². A
     jump does not shrink. σ is declared non-smooth at order k if J_k or M_k
     at h = 1e-5 exceeds 0.1 × its value at h = 1e-3 *and* exceeds the
-    round-off floor tol · k! · max(1, max_j |s_j|).
+    round-off floor tol · k! · max(1, max_j abs(s_j)).
 
     *Homogeneous, non-smooth σ.* If σ fails the smoothness test but
-    σ(0) = 0 and φ_σ(z) = 0 (to ``tol`` relative to |zσ'(z)| + |σ(z)|) on a
-    grid of 40 points of both signs in 1e-4 ≤ |z| ≤ 0.5, σ is positively
+    σ(0) = 0 and φ_σ(z) = 0 (to ``tol`` relative to abs(zσ'(z)) + abs(σ(z))) on a
+    grid of 40 points of both signs in 1e-4 ≤ abs(z) ≤ 0.5, σ is positively
     homogeneous of
-    degree one near 0 (σ = a z⁺ − b z⁻: ReLU, leaky ReLU, |z|): class A,
+    degree one near 0 (σ = a z⁺ − b z⁻: ReLU, leaky ReLU, abs(z)): class A,
     because the imbalance identity's right-hand side vanishes wherever σ is
     differentiable. ``alpha`` is then None if the one-sided slopes differ.
 
     *Class A by Taylor coefficients.* If σ is smooth and every c_k up to K
-    vanishes, φ_σ is also required to vanish on a grid in 1e-3 ≤ |z| ≤ 0.5
+    vanishes, φ_σ is also required to vanish on a grid in 1e-3 ≤ abs(z) ≤ 0.5
     of both signs (σ linear near 0, e.g. identity, hardtanh); otherwise the
     leading term lies beyond K and ValueError is raised.
 
@@ -409,7 +437,7 @@ def classify(sigma, *, max_order: int = 8, tol: float = 1e-9) -> ActivationClass
             reason = f"σ(0) = {at0[0]:.6g} ≠ 0: φ_σ(0) = −σ(0) is a non-zero constant"
         elif q % 2 == 1:
             label = "B"
-            reason = f"leading term of φ_σ is odd: {coefficient:.6g} z^{q} (no z^2 term)"
+            reason = f"leading term of φ_σ is odd: {coefficient:.6g} z^{q} (no even term below it)"
         else:
             label = "C"
             reason = f"leading term of φ_σ is even: {coefficient:.6g} z^{q}"
