@@ -165,10 +165,12 @@ def execute(
     fd, tmp_nb = tempfile.mkstemp(dir=out_dir, prefix=f".{chapter.stem}.", suffix=".ipynb")
     os.close(fd)
     tmp_checks = Path(tmp_nb).with_suffix(".checks.json")
-    saved_env = {k: os.environ.get(k) for k in (checks.ENV_FILE, "SADDLEBOOK_CHAPTER", "MPLBACKEND", "OMP_NUM_THREADS")}
+    threads = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+    saved_env = {k: os.environ.get(k) for k in (checks.ENV_FILE, "SADDLEBOOK_CHAPTER", "MPLBACKEND", *threads)}
     # The chapters' tensors are small: one thread per kernel is fastest, and much
     # faster when other work shares the cores (chapters run in parallel instead).
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    for var in threads:
+        os.environ.setdefault(var, "1")
     os.environ[checks.ENV_FILE] = str(tmp_checks)
     os.environ["SADDLEBOOK_CHAPTER"] = chapter.stem
     os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
