@@ -92,6 +92,26 @@ def test_escape_time_detected():
     assert sb.gradient_flow(w0, "identity", x, y, t_max=0.5, escape_fraction=0.5).escape_time is None
 
 
+def test_stop_at_escape_ends_at_the_escape_point():
+    x = sb.whitened_inputs(64, 4, seed=0)
+    v = torch.tensor([1.0, 0.0, 0.0, 0.0], dtype=F64)
+    y = 2.0 * (x @ v)
+    w0 = sb.two_layer_aligned_init(v, u0=1e-3)
+    full = sb.gradient_flow(w0, "identity", x, y, t_max=60.0, escape_fraction=0.5)
+    cut = sb.gradient_flow(w0, "identity", x, y, t_max=60.0, escape_fraction=0.5, stop_at_escape=True)
+    assert math.isclose(cut.escape_time, full.escape_time, rel_tol=1e-8)
+    assert cut.t[-1] == cut.escape_time and np.all(np.diff(cut.t) > 0)
+    # the run really stopped: the last loss is the threshold, and it cost fewer evaluations
+    assert math.isclose(cut.loss[-1], 0.5 * cut.loss[0], rel_tol=1e-9)
+    assert math.isclose(float(sb.network_loss(cut.final, x, y, "identity")), cut.loss[-1], rel_tol=1e-12)
+    assert cut.nfev < full.nfev
+    # no escape before t_max: an ordinary run to t_max
+    short = sb.gradient_flow(w0, "identity", x, y, t_max=0.5, escape_fraction=0.5, stop_at_escape=True)
+    assert short.escape_time is None and short.t[-1] == 0.5
+    with pytest.raises(ValueError, match="stop_at_escape.*escape_fraction"):
+        sb.gradient_flow(w0, "identity", x, y, t_max=1.0, stop_at_escape=True)
+
+
 def test_flow_divergence_raises(small):
     _, x, y = small
 

@@ -183,3 +183,10 @@ def test_package_edit_changes_the_key_but_pipeline_edit_does_not(book, tmp_path,
     assert cache_key(ch, {"value": 1.0}) == k0
     (pkg / "flow.py").write_text((pkg / "flow.py").read_text() + "\n# edit\n")
     assert cache_key(ch, {"value": 1.0}) != k0
+
+
+def test_parameter_line_papermill_cannot_parse_is_refused(book):
+    src = book / "chapters" / "01-toy.md"
+    src.write_text(CHAPTER.replace("value = 1.0", "value = 1.0  # r = 3 here"))
+    with pytest.raises(ValueError, match="papermill cannot read parameter.*value"):
+        resolve("01", book).defaults()

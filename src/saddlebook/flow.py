@@ -165,6 +165,7 @@ def gradient_flow(
     method: str = "DOP853",
     escape_fraction: float | None = None,
     max_loss_ratio: float = 1e6,
+    stop_at_escape: bool = False,
 ) -> FlowResult:
     """Integrate gradient flow Ẇ = −∇_W 𝓛 from ``weights0`` up to ``t_max``.
 
@@ -195,6 +196,12 @@ def gradient_flow(
         ``escape_fraction × loss(0)`` as ``escape_time``.
     max_loss_ratio : float, default 1e6
         Divergence threshold: loss above ``max_loss_ratio × loss(0)``.
+    stop_at_escape : bool, default False
+        With ``escape_fraction``: end the integration at the escape time
+        instead of ``t_max`` (an escape-time measurement then costs nothing
+        after the escape). The returned trajectory ends with the escape point
+        and ``final`` is the state there; if there is no escape before
+        ``t_max`` the run ends at ``t_max`` as usual.
 
     Returns
     -------
@@ -223,6 +230,10 @@ def gradient_flow(
     if not max_loss_ratio > 1:
         raise ValueError(f"parameter 'max_loss_ratio' must be > 1 (or inf), got {max_loss_ratio!r}")
     fraction = _check_fraction(escape_fraction)
+    if not isinstance(stop_at_escape, bool):
+        raise ValueError(f"parameter 'stop_at_escape' must be True or False, got {stop_at_escape!r}")
+    if stop_at_escape and fraction is None:
+        raise ValueError("parameter 'stop_at_escape' needs 'escape_fraction' (the escape it stops at)")
     if method not in _METHODS:
         raise ValueError(f"parameter 'method' is {method!r}; allowed: {', '.join(_METHODS)}")
     if t_eval is None:
@@ -289,7 +300,7 @@ def gradient_flow(
         def escape(t, vec):
             return loss_at(vec) - target
 
-        escape.terminal = False
+        escape.terminal = stop_at_escape
         escape.direction = -1
         events.append(escape)
 
@@ -307,7 +318,8 @@ def gradient_flow(
     if sol.status == 1 and math.isfinite(max_loss_ratio) and loss0 > 0 and sol.t_events[0].size:
         t_bad = float(sol.t_events[0][0])
         raise DivergenceError(t_bad, loss_at(sol.y_events[0][0]), config, f"loss exceeded {max_loss_ratio:g} x loss(0)")
-    if sol.status != 0:
+    stopped = sol.status == 1 and stop_at_escape and fraction is not None and sol.t_events[-1].size > 0
+    if sol.status != 0 and not stopped:
         t_bad = float(sol.t[-1]) if sol.t.size else 0.0
         l_bad = loss_at(sol.y[:, -1]) if sol.t.size else loss0
         raise DivergenceError(t_bad, l_bad, config, f"solver failed: {sol.message}")
@@ -320,9 +332,16 @@ def gradient_flow(
             t_esc = sol.t_events[-1]
             escape_time = float(t_esc[0]) if t_esc.size else None
 
-    final = [w.to(out_dtype) for w in unflatten(sol.y[:, -1])]
-    keep = slice(0, -1) if extended else slice(None)
-    ts, ys = sol.t[keep], sol.y[:, keep]
+    if stopped:
+        # The solver stopped inside the grid: the trajectory ends at the escape point.
+        y_esc = sol.y_events[-1][0]
+        ts = np.append(sol.t, sol.t_events[-1][0])
+        ys = np.concatenate([sol.y, y_esc[:, None]], axis=1)
+        final = [w.to(out_dtype) for w in unflatten(y_esc)]
+    else:
+        final = [w.to(out_dtype) for w in unflatten(sol.y[:, -1])]
+        keep = slice(0, -1) if extended else slice(None)
+        ts, ys = sol.t[keep], sol.y[:, keep]
     losses = np.array([loss_at(ys[:, k]) for k in range(ts.size)])
     snapshots = [[w.to(out_dtype) for w in unflatten(ys[:, k])] for k in range(ts.size)]
     return FlowResult(

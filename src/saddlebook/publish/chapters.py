@@ -13,6 +13,8 @@ from functools import cached_property
 from pathlib import Path
 
 import jupytext
+import nbformat
+from papermill.translators import PythonTranslator
 import yaml
 
 from ..parameters import ParameterError
@@ -99,6 +101,14 @@ class Chapter:
                     f"chapter {self.stem}: the parameters cell may hold only 'name = literal' lines"
                 )
             out[node.targets[0].id] = ast.literal_eval(node.value)
+        # papermill reads the cell with its own line parser, which drops a line it cannot
+        # parse (e.g. a comment containing '=') and then ignores that override silently.
+        seen = {p.name for p in PythonTranslator.inspect(nbformat.v4.new_code_cell(self._tagged("parameters")))}
+        if seen != set(out):
+            raise ValueError(
+                f"chapter {self.stem}: papermill cannot read parameter(s) {', '.join(sorted(set(out) - seen))} "
+                "of the parameters cell; write each as 'name = literal  # comment' with no '=' in the comment"
+            )
         return out
 
     def validate(self, overrides: dict) -> dict:
