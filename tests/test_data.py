@@ -52,3 +52,81 @@ def test_gamma_of_linear_teacher_with_whitened_inputs():
     assert math.isclose(sb.gamma(x, y), 3.0 * float(v.norm()), rel_tol=1e-12)
     with pytest.raises(ValueError, match="y has 5 entries"):
         sb.gamma(x, y[:5])
+
+
+# --- population moment, first Hermite coefficient, feature geometry (chapter 07) ---
+
+from saddlebook.data import angle_blind_gamma, feature_geometry, first_hermite, population_moment
+
+
+@pytest.mark.parametrize(
+    "f, s, expected",
+    [
+        ("identity", 1.7, 1.7),
+        ("sin", 2.0, 2.0 * math.exp(-2.0)),
+        ("erf", 0.8, 2 * 0.8 / math.sqrt(math.pi * (1 + 2 * 0.8**2))),
+        ("relu", 1.0, 0.5),
+        (lambda z: z**2, 1.3, 0.0),  # even links have no linear part
+        (lambda z: z**3 - 3 * z, 1.0, 0.0),  # He3 is orthogonal to z
+    ],
+)
+def test_first_hermite_closed_forms(f, s, expected):
+    assert first_hermite(f, s) == pytest.approx(expected, abs=1e-7)
+
+
+def test_first_hermite_tanh_is_stein():
+    z = sb.gaussian_inputs(400_000, 1, seed=3)[:, 0]
+    mc = float((torch.tanh(z) * z).mean())
+    assert first_hermite("tanh") == pytest.approx(0.6057055, abs=1e-6)
+    assert abs(mc - first_hermite("tanh")) < 5 * float((torch.tanh(z) * z).std()) / math.sqrt(z.numel())
+    with pytest.raises(ValueError, match="'s'"):
+        first_hermite("tanh", -1.0)
+    with pytest.raises(ValueError, match="n_nodes"):
+        first_hermite("tanh", 1.0, n_nodes=1)
+
+
+def test_feature_geometry_u_at_least_s():
+    cov = torch.diag(torch.tensor([4.0, 1.0, 0.25], dtype=F64))
+    s, u, a = feature_geometry(torch.tensor([0.0, 1.0, 0.0], dtype=F64), cov)
+    assert (s, u) == pytest.approx((1.0, 1.0)) and torch.allclose(a, torch.tensor([0.0, 1.0, 0.0], dtype=F64))
+    v = torch.tensor([0.6, 0.0, 0.8], dtype=F64)
+    s, u, a = feature_geometry(v, cov)
+    assert s == pytest.approx(math.sqrt(0.36 * 4 + 0.64 * 0.25))
+    assert u == pytest.approx(math.sqrt(2.4**2 + 0.2**2) / s) and u > s
+    assert float(a.norm()) == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="zero variance"):
+        feature_geometry(v, torch.zeros(3, 3, dtype=F64))
+    with pytest.raises(ValueError, match="cov"):
+        feature_geometry(v, torch.eye(2, dtype=F64))
+
+
+def test_population_gamma_matches_large_sample_anisotropic_feature_sum():
+    cov = torch.tensor([[2.0, 0.5, 0.0], [0.5, 1.0, 0.2], [0.0, 0.2, 0.5]], dtype=F64)
+    t = sb.FeatureSum([sb.SingleIndexTeacher(torch.tensor([1.0, 0.0, 0.0], dtype=F64), "tanh", 1.0),
+                       sb.SingleIndexTeacher(torch.tensor([0.0, 0.6, 0.8], dtype=F64), "sin", -0.5)])
+    x = sb.gaussian_inputs(400_000, 3, cov=cov, seed=4)
+    y = t(x)
+    m_hat = (y @ x) / x.shape[0]
+    m = population_moment(t, cov=cov)
+    se = float(((y[:, None] * x).std(0)).max()) / math.sqrt(x.shape[0])
+    assert torch.all((m - m_hat).abs() < 5 * se)
+    assert sb.gamma(t, cov=cov) == pytest.approx(float(m.norm()), rel=1e-14)
+    assert sb.gamma(x, y) == pytest.approx(float(m.norm()), abs=10 * se)
+
+
+def test_population_gamma_linear_and_cancellation():
+    v1 = torch.tensor([1.0, 0.0], dtype=F64)
+    cov = torch.diag(torch.tensor([3.0, 0.5], dtype=F64))
+    assert sb.gamma(sb.LinearTeacher(2 * v1), cov=cov) == pytest.approx(6.0)
+    h = first_hermite("tanh")
+    for th in (0.0, 1.0, 2.5, math.pi):
+        v2 = torch.tensor([math.cos(th), math.sin(th)], dtype=F64)
+        t = sb.FeatureSum([sb.SingleIndexTeacher(v1, "tanh"), sb.SingleIndexTeacher(v2, "tanh")])
+        assert sb.gamma(t) == pytest.approx(2 * h * abs(math.cos(th / 2)), abs=1e-12)
+        assert angle_blind_gamma(t) == pytest.approx(2 * h, rel=1e-12)
+    with pytest.raises(ValueError, match="takes no targets"):
+        sb.gamma(sb.LinearTeacher(v1), torch.zeros(3))
+    with pytest.raises(ValueError, match="cov"):
+        sb.gamma(torch.zeros(4, 2, dtype=F64), torch.zeros(4, dtype=F64), cov=torch.eye(2))
+    with pytest.raises(ValueError, match="teacher"):
+        population_moment("not a teacher")

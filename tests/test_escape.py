@@ -79,3 +79,69 @@ def test_bad_input_is_refused_before_compute(kwargs, match):
         escape_time(eps=[0.1, 0.2])
     with pytest.raises(ParameterError):
         loglog_slope([0.1, 0.2], [1.0, math.nan])
+
+
+# --- user-supplied inputs, targets, covariance and direction (chapter 07) ---
+
+
+def test_default_behaviour_unchanged_by_new_options():
+    kw = dict(eps=[0.05], width=4, input_dim=3, n_samples=256, model="reduced")
+    a = sweep("tanh", 4, **kw)
+    x = sb.gaussian_inputs(256, 3, seed=0)
+    v = torch.zeros(3, dtype=torch.float64)
+    v[0] = 1.0
+    b = sweep("tanh", 4, x=x, teacher=sb.SingleIndexTeacher(v, "tanh", 1.0), **kw)
+    c = sweep("tanh", 4, x=x, cov=None, direction=v, **kw)
+    assert a.tau[0] == b.tau[0] == c.tau[0] and a.gamma == b.gamma
+
+
+def test_user_data_full_equals_reduced_and_tau_scales_like_one_over_gamma():
+    x = sb.gaussian_inputs(300, 5, seed=1, cov=torch.diag(torch.tensor([3.0, 1.0, 1.0, 0.5, 0.2], dtype=torch.float64)))
+    y = torch.tanh(x[:, 0] - 0.5 * x[:, 3]) + 0.3 * x[:, 1] ** 2
+    kw = dict(eps=[0.02], width=6, x=x, criterion="moment", t_max=1e9)
+    full = sweep("tanh", 4, y=y, model="full", **kw)
+    red = sweep("tanh", 4, y=y, model="reduced", **kw)
+    assert full.tau[0] == pytest.approx(red.tau[0], rel=1e-6)
+    assert red.gamma == pytest.approx(sb.gamma(x, y), rel=1e-14)
+    twice = sweep("tanh", 4, y=3 * y, model="reduced", **kw)
+    # tau ~ C / Gamma to leading order: tripling y divides tau by 3 up to O(eps^2).
+    assert twice.tau[0] * 3 == pytest.approx(red.tau[0], rel=5e-3)
+    assert red.tau[0] * red.gamma == pytest.approx(blowup_time(0.02, 4, 1.0, 1.0), rel=5e-3)
+
+
+def test_covariance_sample_and_moment_direction():
+    cov = torch.diag(torch.tensor([4.0, 1.0, 0.25], dtype=torch.float64))
+    v = torch.tensor([0.6, 0.0, 0.8], dtype=torch.float64)
+    t = sb.SingleIndexTeacher(v, "tanh", 1.0)
+    kw = dict(eps=[0.02], width=4, input_dim=3, n_samples=2048, teacher=t, cov=cov, model="reduced",
+              criterion="moment", t_max=1e9)
+    m = sweep("tanh", 4, direction="moment", **kw)
+    x = sb.gaussian_inputs(2048, 3, cov=cov, seed=0)
+    assert m.gamma == pytest.approx(sb.gamma(x, t(x)), rel=1e-14)
+    assert m.gamma == pytest.approx(sb.gamma(t, cov=cov), rel=0.05)
+    assert m.tau[0] * m.gamma == pytest.approx(blowup_time(0.02, 4, 1.0, 1.0), rel=5e-3)
+    # Starting along v instead of the moment direction Sigma v costs time.
+    along_v = sweep("tanh", 4, **kw)
+    assert along_v.tau[0] > m.tau[0] * 1.01
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(y=torch.zeros(5)), "'y' needs inputs 'x'"),
+        (dict(x=torch.zeros(5)), "'x' must be a 2-D"),
+        (dict(x=torch.zeros(5, 16), data="population"), "data='sample'"),
+        (dict(x=torch.zeros(5, 16), cov=torch.eye(16)), "not both"),
+        (dict(x=torch.zeros(5, 16), y=torch.zeros(4)), "shape \\(5,\\)"),
+        (dict(x=torch.zeros(5, 16), y=torch.zeros(5), teacher=sb.LinearTeacher(torch.ones(16))), "not both"),
+        (dict(cov=torch.eye(3)), "'cov' has shape"),
+        (dict(cov=torch.eye(16), data="population"), "'cov' needs data='sample'"),
+        (dict(direction="up"), "'direction'"),
+        (dict(direction=torch.zeros(16)), "non-zero"),
+        (dict(direction=torch.ones(3)), "3 entries"),
+        (dict(x=torch.randn(8, 2), y=torch.zeros(8)), "Gamma > 0"),
+    ],
+)
+def test_bad_user_data_is_refused(kwargs, match):
+    with pytest.raises(ParameterError, match=match):
+        sweep("tanh", 4, eps=[0.1], **kwargs)

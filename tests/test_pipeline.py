@@ -190,3 +190,31 @@ def test_parameter_line_papermill_cannot_parse_is_refused(book):
     src.write_text(CHAPTER.replace("value = 1.0", "value = 1.0  # r = 3 here"))
     with pytest.raises(ValueError, match="papermill cannot read parameter.*value"):
         resolve("01", book).defaults()
+
+
+def test_run_alone_pages_execute_after_all_others(book):
+    """A timing page (front matter saddlebook.run_alone) starts only after every other chapter ended."""
+    from saddlebook.publish.build import execute_all
+
+    stamp = book / "stamps"
+    stamp.mkdir()
+    slow = CHAPTER.replace(
+        'check("value below five"',
+        f'import time; t0 = time.time(); time.sleep(1.5); open(r"{stamp}/slow", "w").write(f"{{t0}} {{time.time()}}")\n'
+        'check("value below five"',
+    )
+    timed = CHAPTER.replace("  name: saddlebook\n---", "  name: saddlebook\nsaddlebook:\n  run_alone: true\n---").replace(
+        'check("value below five"',
+        f'import time; open(r"{stamp}/timed", "w").write(f"{{time.time()}}")\ncheck("value below five"',
+    )
+    (book / "chapters" / "01-toy.md").write_text(timed)  # listed first, must still run last
+    (book / "chapters" / "02-slow.md").write_text(slow)
+    (book / "chapters" / "03-slow.md").write_text(slow.replace("/slow", "/slow3"))
+    (book / "_toc.yml").write_text(
+        "format: jb-book\nroot: book/executed/01-toy\nchapters:\n"
+        "  - file: book/executed/02-slow\n  - file: book/executed/03-slow\n"
+    )
+    assert [c.stem for c in chapters(book) if c.run_alone] == ["01-toy"]
+    execute_all(book, jobs=2, log=lambda *_: None)
+    ends = [float((stamp / n).read_text().split()[1]) for n in ("slow", "slow3")]
+    assert float((stamp / "timed").read_text()) >= max(ends)

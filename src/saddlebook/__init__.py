@@ -33,6 +33,13 @@ escape
     Escape-time measurement and sweeps.
 fits
     Exponent fits of escape time against ε.
+symmetry_breaking, signal_energy, trajectory
+    Off the manifold (chapter 6): distance to it, perturbations, the signal
+    energy γ = ‖E[ŷ x]‖² and its growth law, weights along batched flows.
+covariates
+    Real covariates (scikit-learn's digits) and targets built on them.
+overlaps
+    Feature overlaps of a scalar-output network and their Gram-ratio predictions.
 checks, parameters, figures
     Claim checks, chapter-parameter validation, the book's plotting style.
 
@@ -117,4 +124,66 @@ __all__ += [
     "critical_depth_integral",
     "quadrature_data",
     "reduced_flow",
+]
+
+from .linear import growing_mode_strength, mode_strengths, saxe_half_time, two_layer_modes_init
+from .overlaps import (
+    exact_covariance_inputs,
+    linear_coefficient,
+    overlap_matrix,
+    overlap_trajectory,
+    predicted_ratios,
+    principal_overlaps,
+    sample_moment,
+    target_moment,
+)
+from .signal_energy import (
+    escape_exponent,
+    fit_growth,
+    growth_exponent,
+    linear_moment,
+    plateau_time,
+    signal_energy,
+    signal_energy_rate,
+)
+from .symmetry_breaking import layer_distances, off_manifold, perturb
+from .trajectory import flow_states
+
+__all__ += [
+    "growing_mode_strength",
+    "mode_strengths",
+    "saxe_half_time",
+    "two_layer_modes_init",
+    "exact_covariance_inputs",
+    "linear_coefficient",
+    "overlap_matrix",
+    "overlap_trajectory",
+    "predicted_ratios",
+    "principal_overlaps",
+    "sample_moment",
+    "target_moment",
+    "escape_exponent",
+    "fit_growth",
+    "growth_exponent",
+    "linear_moment",
+    "plateau_time",
+    "signal_energy",
+    "signal_energy_rate",
+    "layer_distances",
+    "off_manifold",
+    "perturb",
+    "flow_states",
+]
+
+from .covariates import label_target, load_digits_covariates, principal_directions
+from .data import angle_blind_gamma, feature_geometry, first_hermite, population_moment
+
+__all__ += [
+    "label_target",
+    "load_digits_covariates",
+    "principal_directions",
+    "angle_blind_gamma",
+    "feature_geometry",
+    "first_hermite",
+    "population_moment",
 ]

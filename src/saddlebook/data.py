@@ -1,4 +1,17 @@
-"""Inputs, teachers and the data moment Γ̂ = ‖n⁻¹ Σ y_i x_i‖."""
+"""Inputs, teachers and the data moment Γ = ‖E[y x]‖.
+
+On a sample the moment is Γ̂ = ‖n⁻¹ Σ y_i x_i‖ (:func:`gamma` with tensors).
+For a Gaussian teacher y = Σ_k β_k f_k(v_k·x) with x ~ N(0, Σ) it is known in
+closed form up to one Gaussian integral per feature (:func:`population_moment`):
+with s_k² = v_kᵀΣv_k and the first Hermite coefficient
+h_k = E[f_k(s_k z) z] (z standard normal)::
+
+    E[y x] = Σ_k β_k h_k Σv_k / s_k = Σ_k β_k h_k u_k â_k,
+    u_k = ‖Σv_k‖ / s_k,  â_k = Σv_k / ‖Σv_k‖,
+
+because E[x | v·x] = Σv (v·x)/s². For a unit v, Cauchy–Schwarz gives
+u ≥ s, with equality iff v is an eigenvector of Σ.
+"""
 
 from __future__ import annotations
 
@@ -17,6 +30,10 @@ __all__ = [
     "SingleIndexTeacher",
     "FeatureSum",
     "gamma",
+    "first_hermite",
+    "feature_geometry",
+    "population_moment",
+    "angle_blind_gamma",
 ]
 
 
@@ -212,15 +229,24 @@ class FeatureSum:
         return out
 
 
-def gamma(x: torch.Tensor, y: torch.Tensor) -> float:
-    """Empirical linear moment Γ̂ = ‖n⁻¹ Σ_i y_i x_i‖ of a data set.
+def gamma(x, y: torch.Tensor | None = None, *, cov: torch.Tensor | None = None, n_nodes: int = 200) -> float:
+    """Linear moment Γ of a data set (sample) or of a Gaussian teacher (population).
+
+    ``gamma(x, y)`` with tensors returns the empirical Γ̂ = ‖n⁻¹ Σ_i y_i x_i‖.
+    ``gamma(teacher, cov=Σ)`` returns the population Γ = ‖E[y x]‖ for
+    x ~ N(0, Σ) (see :func:`population_moment`).
 
     Parameters
     ----------
-    x : torch.Tensor
-        Inputs, shape ``(n, d)``.
-    y : torch.Tensor
-        Scalar targets, shape ``(n,)``.
+    x : torch.Tensor or teacher
+        Inputs, shape ``(n, d)``; or a LinearTeacher, SingleIndexTeacher or
+        FeatureSum.
+    y : torch.Tensor, optional
+        Scalar targets, shape ``(n,)`` (sample form only).
+    cov : torch.Tensor, optional
+        Input covariance Σ of the population form; identity if omitted.
+    n_nodes : int, default 200
+        Gauss–Hermite nodes of the population form.
 
     Returns
     -------
@@ -228,6 +254,12 @@ def gamma(x: torch.Tensor, y: torch.Tensor) -> float:
         The Euclidean norm of the input–target cross moment; it sets the
         clock of the first escape.
     """
+    if isinstance(x, (LinearTeacher, SingleIndexTeacher, FeatureSum)):
+        if y is not None:
+            raise ValueError("gamma(teacher) takes no targets 'y'; pass cov= for the input covariance")
+        return float(torch.linalg.vector_norm(population_moment(x, cov=cov, n_nodes=n_nodes)))
+    if cov is not None:
+        raise ValueError("parameter 'cov' applies only to gamma(teacher, cov=...)")
     if not isinstance(x, torch.Tensor) or x.dim() != 2:
         raise ValueError("x must be a 2-D tensor of shape (n, d)")
     if not isinstance(y, torch.Tensor) or y.dim() != 1:
@@ -238,3 +270,160 @@ def gamma(x: torch.Tensor, y: torch.Tensor) -> float:
         raise ValueError("x and y must contain only finite values")
     m = (y.to(x.dtype) @ x) / x.shape[0]
     return float(torch.linalg.vector_norm(m))
+
+
+def _check_nodes(n_nodes) -> None:
+    if isinstance(n_nodes, bool) or not isinstance(n_nodes, int) or n_nodes < 2:
+        raise ValueError(f"parameter 'n_nodes' must be an integer >= 2, got {n_nodes!r}")
+
+
+def first_hermite(f, s: float = 1.0, n_nodes: int = 200) -> float:
+    """First Hermite coefficient h(s) = E[f(s z) z] of a link, z ~ N(0, 1).
+
+    It is the slope of the best linear fit of f(s z) in z: h = s for
+    f(z) = z, E[sech²(s z)] s for tanh (Stein's lemma), 0 for any even f.
+
+    Parameters
+    ----------
+    f : str or callable
+        A registry name of :mod:`saddlebook.activations` or an elementwise
+        torch callable.
+    s : float, default 1.0
+        Input scale (the standard deviation of v·x), finite and ≥ 0.
+    n_nodes : int, default 200
+        Gauss–Hermite nodes; exact for polynomials of degree < 2 n_nodes,
+        spectrally accurate for smooth f (slower for kinks such as ReLU).
+
+    Returns
+    -------
+    float
+    """
+    from scipy.special import roots_hermitenorm
+
+    _check_nodes(n_nodes)
+    if isinstance(s, bool) or not isinstance(s, (int, float)) or not math.isfinite(s) or s < 0:
+        raise ValueError(f"parameter 's' must be a finite real number >= 0, got {s!r}")
+    _, fn = get_activation(f)
+    nodes, weights = roots_hermitenorm(n_nodes)
+    z = torch.as_tensor(nodes, dtype=torch.float64)
+    w = torch.as_tensor(weights / weights.sum(), dtype=torch.float64)
+    return float((w * fn(s * z) * z).sum())
+
+
+def _check_cov(cov, d: int) -> torch.Tensor:
+    if cov is None:
+        return torch.eye(d, dtype=torch.float64)
+    cov = torch.as_tensor(cov, dtype=torch.float64)
+    if tuple(cov.shape) != (d, d):
+        raise ValueError(f"parameter 'cov' has shape {tuple(cov.shape)} but must be ({d}, {d})")
+    if not bool(torch.isfinite(cov).all()) or not torch.allclose(cov, cov.T, rtol=1e-12, atol=1e-14):
+        raise ValueError("parameter 'cov' must be a finite symmetric matrix")
+    return cov
+
+
+def feature_geometry(v, cov: torch.Tensor | None = None) -> tuple[float, float, torch.Tensor]:
+    """Scale, gain and direction of one feature v·x under x ~ N(0, Σ).
+
+    Parameters
+    ----------
+    v : torch.Tensor
+        Feature vector, shape ``(d,)``.
+    cov : torch.Tensor, optional
+        Σ, shape ``(d, d)``; identity if omitted.
+
+    Returns
+    -------
+    s : float
+        Standard deviation of v·x, s = √(vᵀΣv).
+    u : float
+        ‖Σv‖/s, the length of the cross moment E[(v·x) x] per unit of s.
+        For unit v, u ≥ s with equality iff v is an eigenvector of Σ.
+    a : torch.Tensor
+        Unit direction Σv/‖Σv‖ of the feature's contribution to E[y x].
+    """
+    v = _as_vector("v", v).to(torch.float64)
+    cov = _check_cov(cov, v.shape[0])
+    sv = cov @ v
+    s2 = float(v @ sv)
+    if s2 <= 0:
+        raise ValueError("feature_geometry: v·x has zero variance under cov (vᵀΣv = 0)")
+    s = math.sqrt(s2)
+    n = float(torch.linalg.vector_norm(sv))
+    return s, n / s, sv / n
+
+
+def _features(teacher):
+    if isinstance(teacher, LinearTeacher):
+        return [(teacher.v, "identity", 1.0)]
+    if isinstance(teacher, SingleIndexTeacher):
+        return [(teacher.v, teacher.f, float(teacher.beta))]
+    if isinstance(teacher, FeatureSum):
+        return [(f.v, f.f, float(f.beta)) for f in teacher.features]
+    raise ValueError(f"parameter 'teacher' must be a LinearTeacher, SingleIndexTeacher or FeatureSum, "
+                     f"got {type(teacher).__name__}")
+
+
+def population_moment(teacher, cov: torch.Tensor | None = None, n_nodes: int = 200) -> torch.Tensor:
+    """Population cross moment E[y x] of a Gaussian teacher, x ~ N(0, Σ).
+
+    Each feature β f(v·x) contributes β h(s) Σv/s with s = √(vᵀΣv) and
+    h(s) = E[f(s z) z] (:func:`first_hermite`); features add as vectors.
+
+    Parameters
+    ----------
+    teacher : LinearTeacher, SingleIndexTeacher or FeatureSum
+    cov : torch.Tensor, optional
+        Σ, shape ``(d, d)``; identity if omitted.
+    n_nodes : int, default 200
+        Gauss–Hermite nodes per feature.
+
+    Returns
+    -------
+    torch.Tensor
+        Shape ``(d,)``, float64.
+    """
+    _check_nodes(n_nodes)
+    feats = _features(teacher)
+    d = feats[0][0].shape[0]
+    cov = _check_cov(cov, d)
+    m = torch.zeros(d, dtype=torch.float64)
+    for v, f, beta in feats:
+        v = v.to(torch.float64)
+        sv = cov @ v
+        s2 = float(v @ sv)
+        if s2 <= 0:
+            continue  # v·x = 0 almost surely: the feature is a constant, uncorrelated with x
+        s = math.sqrt(s2)
+        m = m + beta * first_hermite(f, s, n_nodes) * sv / s
+    return m
+
+
+def angle_blind_gamma(teacher, cov: torch.Tensor | None = None, n_nodes: int = 200) -> float:
+    """Baseline that adds feature strengths as numbers: Σ_k abs(β_k h_k) u_k.
+
+    It equals :func:`gamma` when all features point the same way and
+    overestimates it otherwise (triangle inequality); it cannot see
+    cancellation between features.
+
+    Parameters
+    ----------
+    teacher : LinearTeacher, SingleIndexTeacher or FeatureSum
+    cov : torch.Tensor, optional
+        Σ; identity if omitted.
+    n_nodes : int, default 200
+
+    Returns
+    -------
+    float
+    """
+    _check_nodes(n_nodes)
+    feats = _features(teacher)
+    cov = _check_cov(cov, feats[0][0].shape[0])
+    total = 0.0
+    for v, f, beta in feats:
+        v = v.to(torch.float64)
+        if float(v @ cov @ v) <= 0:
+            continue
+        s, u, _ = feature_geometry(v, cov)
+        total += abs(beta * first_hermite(f, s, n_nodes)) * u
+    return total

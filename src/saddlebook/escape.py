@@ -108,9 +108,48 @@ def _threads(n):
         torch.set_num_threads(old)
 
 
+def _validate_inputs(x, y, cov, direction, teacher, data):
+    """User-supplied data (additive options of :func:`sweep`); returns (x, y, cov, direction)."""
+    if x is None:
+        if y is not None:
+            raise P.ParameterError("parameter 'y' needs inputs 'x' as well")
+    else:
+        if not isinstance(x, torch.Tensor) or x.dim() != 2 or x.shape[0] < 1 or x.shape[1] < 1:
+            raise P.ParameterError("parameter 'x' must be a 2-D tensor of shape (n, d)")
+        if data != "sample":
+            raise P.ParameterError("user inputs 'x' need data='sample' (the population quadrature builds its own inputs)")
+        if cov is not None:
+            raise P.ParameterError("give either inputs 'x' or a covariance 'cov' for a Gaussian sample, not both")
+        x = x.to(torch.float64)
+        if not bool(torch.isfinite(x).all()):
+            raise P.ParameterError("parameter 'x' contains non-finite values")
+        if y is not None:
+            if teacher is not None:
+                raise P.ParameterError("give either targets 'y' or a 'teacher', not both")
+            if not isinstance(y, torch.Tensor) or tuple(y.shape) != (x.shape[0],):
+                raise P.ParameterError(f"parameter 'y' must be a 1-D tensor of shape ({x.shape[0]},)")
+            y = y.to(torch.float64)
+            if not bool(torch.isfinite(y).all()):
+                raise P.ParameterError("parameter 'y' contains non-finite values")
+    if cov is not None and data != "sample":
+        raise P.ParameterError("parameter 'cov' needs data='sample' (the population quadrature assumes x ~ N(0, I))")
+    if direction is not None and not (isinstance(direction, str) and direction == "moment"):
+        if isinstance(direction, str):
+            raise P.ParameterError(f"parameter 'direction' = {direction!r}; allowed: None, 'moment' or a vector")
+        direction = torch.as_tensor(direction, dtype=torch.float64).reshape(-1)
+        if not bool(torch.isfinite(direction).all()) or float(direction.norm()) == 0:
+            raise P.ParameterError("parameter 'direction' must be a finite non-zero vector")
+    return x, y, cov, direction
+
+
 def _validate(activation, depth, r, bottleneck, eps, width, input_dim, teacher, init, model, data,
-              n_samples, n_nodes, scale, seeds, data_seed, threshold, criterion, dtype, rtol, t_max, threads):
+              n_samples, n_nodes, scale, seeds, data_seed, threshold, criterion, dtype, rtol, t_max, threads,
+              x=None, y=None, cov=None, direction=None):
     name, _ = get_activation(activation)
+    data = P.choice("data", data, DATA)
+    x, y, cov, direction = _validate_inputs(x, y, cov, direction, teacher, data)
+    if x is not None:
+        input_dim = int(x.shape[1])
     depth = P.integer("depth", depth, 2, 64)
     if bottleneck is None:
         r = depth if r is None else P.integer("r", r, 1, depth)
@@ -125,7 +164,6 @@ def _validate(activation, depth, r, bottleneck, eps, width, input_dim, teacher, 
     input_dim = P.integer("input_dim", input_dim, 1, 100_000)
     init = P.choice("init", init, INITIALIZATIONS)
     model = P.choice("model", model, MODELS)
-    data = P.choice("data", data, DATA)
     criterion = P.choice("criterion", criterion, CRITERIA)
     if model == "reduced" and init != "symmetric":
         raise P.ParameterError(f"model='reduced' needs init='symmetric' (the reduction holds on the manifold), got init={init!r}")
@@ -149,6 +187,19 @@ def _validate(activation, depth, r, bottleneck, eps, width, input_dim, teacher, 
     t_max = P.real("t_max", t_max, 0, None, lo_open=True)
     if threads is not None:
         threads = P.integer("threads", threads, 1, 1024)
+    if isinstance(direction, torch.Tensor) and direction.numel() != input_dim:
+        raise P.ParameterError(f"parameter 'direction' has {direction.numel()} entries but the input dimension is {input_dim}")
+    if cov is not None:
+        cov = torch.as_tensor(cov, dtype=torch.float64)
+        if tuple(cov.shape) != (input_dim, input_dim):
+            raise P.ParameterError(f"parameter 'cov' has shape {tuple(cov.shape)} but must be ({input_dim}, {input_dim})")
+    extra = dict(x=x, y=y, cov=cov, direction=direction)
+    if y is not None:
+        return dict(activation=activation, activation_name=name, depth=depth, bottleneck=bottleneck, eps=eps,
+                    width=width, input_dim=input_dim, teacher=None, init=init, model=model, data=data,
+                    n_samples=n_samples, n_nodes=n_nodes, scale=scale, seeds=seeds, data_seed=data_seed,
+                    threshold=threshold, criterion=criterion, dtype=dtype, rtol=rtol, t_max=t_max, threads=threads,
+                    **extra)
     if teacher is None:
         v = torch.zeros(input_dim, dtype=torch.float64)
         v[0] = 1.0
@@ -163,7 +214,8 @@ def _validate(activation, depth, r, bottleneck, eps, width, input_dim, teacher, 
     return dict(activation=activation, activation_name=name, depth=depth, bottleneck=bottleneck, eps=eps,
                 width=width, input_dim=input_dim, teacher=teacher, init=init, model=model, data=data,
                 n_samples=n_samples, n_nodes=n_nodes, scale=scale, seeds=seeds, data_seed=data_seed,
-                threshold=threshold, criterion=criterion, dtype=dtype, rtol=rtol, t_max=t_max, threads=threads)
+                threshold=threshold, criterion=criterion, dtype=dtype, rtol=rtol, t_max=t_max, threads=threads,
+                **extra)
 
 
 def _direction(teacher) -> torch.Tensor:
@@ -177,7 +229,8 @@ def _direction(teacher) -> torch.Tensor:
 def _initial(cfg, eps, seed, widths):
     if cfg["init"] == "symmetric":
         scales = layer_scales(cfg["depth"], eps, cfg["bottleneck"], cfg["scale"])
-        return symmetric_weights(widths, scales, direction=_direction(cfg["teacher"]))
+        a = cfg.get("direction_used")
+        return symmetric_weights(widths, scales, direction=_direction(cfg["teacher"]) if a is None else a)
     layers = list(range(1, cfg["depth"] + 1)) if cfg["init"] == "small" else cfg["bottleneck"]
     return he_weights(widths, eps, layers, seed=seed)
 
@@ -208,6 +261,10 @@ def sweep(
     threads: int | None = None,
     record: bool = False,
     progress: bool | None = None,
+    x: torch.Tensor | None = None,
+    y: torch.Tensor | None = None,
+    cov: torch.Tensor | None = None,
+    direction=None,
 ) -> SweepResult:
     """Escape times of many configurations, integrated as one batch.
 
@@ -273,6 +330,20 @@ def sweep(
     progress : bool or None, default None
         Progress bar; None: only if stderr is a terminal or the environment
         variable ``SADDLEBOOK_PROGRESS=1`` (shown after 2 s).
+    x : torch.Tensor, optional
+        User inputs, shape ``(n, d)``, instead of the Gaussian sample
+        (``data="sample"`` only; ``input_dim`` is then taken from ``x`` and
+        ``n_samples``, ``data_seed`` are unused).
+    y : torch.Tensor, optional
+        User targets, shape ``(n,)`` (needs ``x``; no ``teacher``). Without
+        ``y`` the targets are ``teacher(x)``.
+    cov : torch.Tensor, optional
+        Covariance Σ of the Gaussian sample, shape ``(d, d)`` (no ``x``).
+    direction : None, "moment" or torch.Tensor, optional
+        First-layer row direction of ``init="symmetric"``: None keeps the
+        teacher direction (or, with user targets ``y``, the data moment);
+        ``"moment"`` is the direction of Σ_i π_i y_i x_i of the data used
+        (needs Γ > 0); a vector of length d is used as given.
 
     Returns
     -------
@@ -288,14 +359,25 @@ def sweep(
     """
     cfg = _validate(activation, depth, r, bottleneck, eps, width, input_dim, teacher, init, model, data,
                     n_samples, n_nodes, scale, list(seeds), data_seed, threshold, criterion, dtype, rtol,
-                    t_max, threads)
+                    t_max, threads, x=x, y=y, cov=cov, direction=direction)
     L, N, d = cfg["depth"], cfg["width"], cfg["input_dim"]
     widths = [d] + [N] * (L - 1) + [1]
     if cfg["data"] == "population":
         x, y, pi = quadrature_data(cfg["teacher"], cfg["n_nodes"])
+    elif cfg["x"] is not None:
+        x = cfg["x"]
+        y = cfg["y"] if cfg["y"] is not None else cfg["teacher"](x).to(torch.float64)
+        pi = None
     else:
-        x = gaussian_inputs(cfg["n_samples"], d, seed=cfg["data_seed"])
+        x = gaussian_inputs(cfg["n_samples"], d, cov=cfg["cov"], seed=cfg["data_seed"])
         y, pi = cfg["teacher"](x).to(torch.float64), None
+    moment = ((pi if pi is not None else 1.0 / x.shape[0]) * y) @ x
+    a = cfg["direction"]
+    if isinstance(a, str) or (a is None and cfg["y"] is not None):
+        if float(moment.norm()) == 0:
+            raise P.ParameterError("direction='moment' needs data with Gamma > 0; pass a direction vector")
+        a = moment
+    cfg["direction_used"] = a
     seeds_used = cfg["seeds"] if cfg["init"] != "symmetric" else cfg["seeds"]
     runs = [(e, s) for e in cfg["eps"] for s in seeds_used]
     inits = [_initial(cfg, e, s, widths) for e, s in runs]
@@ -308,7 +390,7 @@ def sweep(
         problem = NetworkBatch(cfg["activation"], x, y, pi, cfg["criterion"])
         params = [torch.stack([w[k] for w in inits]) for k in range(L)]
     params = [p.to(dt) for p in params]
-    gamma = float(torch.linalg.vector_norm(((pi if pi is not None else 1.0 / x.shape[0]) * y) @ x))
+    gamma = float(torch.linalg.vector_norm(moment))
     with _threads(cfg["threads"]), torch.no_grad():
         loss0, obs0 = problem.observe(params)
         if cfg["criterion"] == "loss":
@@ -320,7 +402,7 @@ def sweep(
         res = integrate(problem, params, t_max=cfg["t_max"], event_level=level, event_direction=direction,
                         rtol=cfg["rtol"], record=record, progress=progress,
                         config=[f"escape run eps={e:g}, seed={s} ({desc})" for e, s in runs])
-    cfg_out = {k: v for k, v in cfg.items() if k not in ("teacher",)}
+    cfg_out = {k: v for k, v in cfg.items() if k not in ("teacher", "x", "y", "cov", "direction", "direction_used")}
     cfg_out["dtype"] = str(dt).replace("torch.", "")
     return SweepResult(
         eps=np.array([e for e, _ in runs]),

@@ -12,7 +12,14 @@ import math
 import numpy as np
 import torch
 
-__all__ = ["saxe_mode_strength", "two_layer_aligned_init"]
+__all__ = [
+    "saxe_mode_strength",
+    "two_layer_aligned_init",
+    "saxe_half_time",
+    "two_layer_modes_init",
+    "mode_strengths",
+    "growing_mode_strength",
+]
 
 
 def _positive(name: str, value) -> float:
@@ -115,3 +122,146 @@ def two_layer_aligned_init(
     e[0] = 1.0
     root = math.sqrt(u0)
     return [root * torch.outer(e, v), root * e.reshape(1, hidden)]
+
+
+def saxe_half_time(s: float, u0: float, tau: float = 1.0) -> float:
+    """Time at which a Saxe mode reaches half its target, u(t) = s/2.
+
+    From :func:`saxe_mode_strength`: t½ = τ ln(s/u₀ − 1)/(2s), for
+    0 < u₀ < s/2 (a mode that starts above s/2 has t½ ≤ 0).
+
+    Parameters
+    ----------
+    s, u0, tau : float
+        Singular value, initial strength and time constant (all > 0).
+
+    Returns
+    -------
+    float
+    """
+    s = _positive("s", s)
+    u0 = _positive("u0", u0)
+    tau = _positive("tau", tau)
+    if not u0 < s:
+        raise ValueError(f"parameter 'u0' = {u0!r} must be below s = {s!r}")
+    return tau * math.log(s / u0 - 1.0) / (2.0 * s)
+
+
+def _orthonormal_columns(name: str, m) -> torch.Tensor:
+    m = torch.as_tensor(m).to(torch.float64)
+    if m.dim() != 2 or m.shape[1] == 0 or m.shape[1] > m.shape[0]:
+        raise ValueError(f"parameter '{name}' must be a (dim, K) matrix with 1 <= K <= dim, got {tuple(m.shape)}")
+    eye = torch.eye(m.shape[1], dtype=torch.float64)
+    if not torch.allclose(m.T @ m, eye, atol=1e-10):
+        raise ValueError(f"parameter '{name}' must have orthonormal columns")
+    return m
+
+
+def two_layer_modes_init(
+    u: torch.Tensor, v: torch.Tensor, u0: float, hidden: int | None = None
+) -> list[torch.Tensor]:
+    """Balanced initialization of a two-layer linear net aligned with K modes.
+
+    Parameters
+    ----------
+    u : torch.Tensor
+        Output singular vectors, orthonormal columns, shape ``(d_out, K)``.
+    v : torch.Tensor
+        Input singular vectors, orthonormal columns, shape ``(d, K)``.
+    u0 : float
+        Initial strength of every mode (> 0).
+    hidden : int, optional
+        Hidden width (≥ K); default K.
+
+    Returns
+    -------
+    list of torch.Tensor
+        ``[W_1, W_2]`` with W_1 = √u₀ E Vᵀ and W_2 = √u₀ U Eᵀ, E the first K
+        columns of the identity, so W_2 W_1 = u₀ U Vᵀ (float64).
+
+    Notes
+    -----
+    For the target y = A x with A = U diag(s) Vᵀ and inputs with identity
+    second moment, every mode evolves independently by Saxe's law: the
+    argument of :func:`two_layer_aligned_init` applies to each hidden unit
+    k, which sees only mode k. Mode k reaches half strength at
+    :func:`saxe_half_time` (s_k, u₀): the modes escape one at a time.
+    """
+    u = _orthonormal_columns("u", u)
+    v = _orthonormal_columns("v", v)
+    K = u.shape[1]
+    if v.shape[1] != K:
+        raise ValueError(f"parameters 'u' and 'v' must have the same number of columns, got {K} and {v.shape[1]}")
+    u0 = _positive("u0", u0)
+    hidden = K if hidden is None else hidden
+    if isinstance(hidden, bool) or not isinstance(hidden, int) or hidden < K:
+        raise ValueError(f"parameter 'hidden' must be an integer >= K = {K}, got {hidden!r}")
+    e = torch.eye(hidden, K, dtype=torch.float64)
+    root = math.sqrt(u0)
+    return [root * e @ v.T, root * u @ e.T]
+
+
+def mode_strengths(weights, u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    """Mode strengths u_kᵀ (W_L ⋯ W_1) v_k of a deep linear network.
+
+    Parameters
+    ----------
+    weights : sequence of torch.Tensor
+        ``[W_1, …, W_L]``.
+    u, v : torch.Tensor
+        Output and input singular vectors of the target, shapes
+        ``(d_out, K)`` and ``(d, K)``.
+
+    Returns
+    -------
+    torch.Tensor
+        Shape ``(K,)``, float64.
+    """
+    weights = [torch.as_tensor(w).to(torch.float64) for w in weights]
+    if not weights:
+        raise ValueError("parameter 'weights' must hold at least one matrix")
+    prod = weights[0]
+    for w in weights[1:]:
+        if w.dim() != 2 or w.shape[1] != prod.shape[0]:
+            raise ValueError("parameter 'weights' has inconsistent shapes")
+        prod = w @ prod
+    u = torch.as_tensor(u).to(torch.float64)
+    v = torch.as_tensor(v).to(torch.float64)
+    if u.shape[0] != prod.shape[0] or v.shape[0] != prod.shape[1] or u.shape[1] != v.shape[1]:
+        raise ValueError(f"parameters 'u' {tuple(u.shape)} and 'v' {tuple(v.shape)} do not fit the map {tuple(prod.shape)}")
+    return torch.einsum("ik,ij,jk->k", u, prod, v)
+
+
+def growing_mode_strength(weights0, u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    """Effective initial strengths of a two-layer linear net from any small start.
+
+    Parameters
+    ----------
+    weights0 : sequence of two torch.Tensor
+        ``[W_1, W_2]`` at initialization.
+    u, v : torch.Tensor
+        Output and input singular vectors, shapes ``(d_out, K)``, ``(d, K)``.
+
+    Returns
+    -------
+    torch.Tensor
+        Shape ``(K,)``: ū_k = ¼‖W_1 v_k + W_2ᵀ u_k‖².
+
+    Notes
+    -----
+    Near the origin, with identity input second moment, p_k = W_1 v_k and
+    q_k = W_2ᵀ u_k obey ṗ_k = s_k q_k, q̇_k = s_k p_k (the quadratic terms
+    are dropped), so p_k + q_k grows as e^{s_k t}, p_k − q_k decays, and the
+    mode strength q_k · p_k → ū_k e^{2 s_k t}: the small-u phase of Saxe's
+    law with u₀ = ū_k. Balanced aligned starts give ū_k = u₀ exactly.
+    """
+    weights0 = list(weights0)
+    if len(weights0) != 2:
+        raise ValueError(f"parameter 'weights0' must hold two matrices [W_1, W_2], got {len(weights0)}")
+    w1, w2 = (torch.as_tensor(w).to(torch.float64) for w in weights0)
+    u = torch.as_tensor(u).to(torch.float64)
+    v = torch.as_tensor(v).to(torch.float64)
+    if w1.shape[1] != v.shape[0] or w2.shape[0] != u.shape[0] or w2.shape[1] != w1.shape[0]:
+        raise ValueError("parameters 'weights0', 'u', 'v' have inconsistent shapes")
+    grow = w1 @ v + w2.T @ u
+    return 0.25 * (grow * grow).sum(dim=0)

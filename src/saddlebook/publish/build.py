@@ -76,21 +76,31 @@ def execute_all(
     if todo:
         log(f"executing {len(todo)} chapter(s) with {jobs} worker(s), {threads} thread(s) each")
         context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
-            futures = [(c, pool.submit(_execute_in_worker, c, _applicable(c, common), force, threads)) for c in todo]
-            for c, fut in futures:
-                res = fut.result()
-                if isinstance(res, ChapterFailed):
-                    failures.append(res)
-                    log(f"FAILED  {res}")
-                    continue
-                n = len(res.record.get("checks", []))
-                log(f"{c.stem:32s} executed in {res.seconds:6.1f} s  ({n} checks passed)")
-                results.append(res)
+        # Pages that time code (run_alone) run after the others, with the machine to themselves.
+        shared = [c for c in todo if not c.run_alone]
+        alone = [c for c in todo if c.run_alone]
+        for group, workers in ((shared, jobs), (alone, 1)):
+            if not group:
+                continue
+            with ProcessPoolExecutor(max_workers=min(workers, len(group)), mp_context=context) as pool:
+                futures = [(c, pool.submit(_execute_in_worker, c, _applicable(c, common), force, threads)) for c in group]
+                _collect(futures, results, failures, log)
         log(f"execution finished in {time.perf_counter() - start:.1f} s")
     if failures:
         raise ChapterFailed("\n".join(str(f) for f in failures))
     return results
+
+
+def _collect(futures, results, failures, log) -> None:
+    for c, fut in futures:
+        res = fut.result()
+        if isinstance(res, ChapterFailed):
+            failures.append(res)
+            log(f"FAILED  {res}")
+            continue
+        n = len(res.record.get("checks", []))
+        log(f"{c.stem:32s} executed in {res.seconds:6.1f} s  ({n} checks passed)")
+        results.append(res)
 
 
 _STAGED = ("_config.yml", "_toc.yml", "requirements.txt", "chapters", "book")

@@ -76,6 +76,14 @@ class Chapter:
     def notebook(self):
         return jupytext.read(self.source)
 
+    @property
+    def run_alone(self) -> bool:
+        """True if the chapter's front matter asks to execute with no other chapter running.
+
+        Set ``saddlebook: {run_alone: true}`` in the front matter of pages that time code.
+        """
+        return bool((self.notebook.metadata.get("saddlebook") or {}).get("run_alone", False))
+
     def _tagged(self, tag: str) -> str:
         cells = [
             c for c in self.notebook.cells

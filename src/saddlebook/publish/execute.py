@@ -136,6 +136,14 @@ class Execution:
     record: dict
 
 
+# glibc returns freed blocks above 128 KiB to the system and faults them back in on the next
+# allocation; batched gradients allocate and free MB-sized activations on every evaluation,
+# which doubled their time (benchmarks/escape_engine.py measures it). Kernels start with
+# higher thresholds.
+MALLOC_ENV = {"MALLOC_MMAP_THRESHOLD_": "33554432", "MALLOC_TRIM_THRESHOLD_": "268435456",
+              "MALLOC_TOP_PAD_": "67108864"}
+
+
 def execute(
     chapter: Chapter,
     overrides: dict | None = None,
@@ -166,11 +174,14 @@ def execute(
     os.close(fd)
     tmp_checks = Path(tmp_nb).with_suffix(".checks.json")
     threads = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
-    saved_env = {k: os.environ.get(k) for k in (checks.ENV_FILE, "SADDLEBOOK_CHAPTER", "MPLBACKEND", *threads)}
+    saved_env = {k: os.environ.get(k)
+                 for k in (checks.ENV_FILE, "SADDLEBOOK_CHAPTER", "MPLBACKEND", *threads, *MALLOC_ENV)}
     # The chapters' tensors are small: one thread per kernel is fastest, and much
     # faster when other work shares the cores (chapters run in parallel instead).
     for var in threads:
         os.environ.setdefault(var, "1")
+    for var, value in MALLOC_ENV.items():
+        os.environ.setdefault(var, value)
     os.environ[checks.ENV_FILE] = str(tmp_checks)
     os.environ["SADDLEBOOK_CHAPTER"] = chapter.stem
     os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"

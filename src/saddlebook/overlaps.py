@@ -1,0 +1,391 @@
+"""Feature overlaps of a network and their Gram-ratio predictions.
+
+For a scalar-output network near the origin the first layer's gradient is
+driven by one vector, the target's linear moment m = E[y x]. For a teacher
+y = Σ_k β_k f_k(v_k · x) with x ~ N(0, Σ), Stein's lemma gives
+
+    m = Σ_k β_k h_k Σ v_k,   h_k = E[f_k'(s_k g)],  s_k² = v_kᵀ Σ v_k,  g ~ N(0, 1),
+
+so the growth of the first layer is rank one along m, and its overlaps with
+the teacher directions have fixed ratios: ⟨m, v_k⟩ = (G w)_k with the Gram
+matrix G = Vᵀ Σ V and w_k = β_k h_k (or ⟨m, Σ v_k⟩ = (Vᵀ Σ² V w)_k for the
+overlaps measured in the data metric). This module computes those
+predictions from the teacher and Σ alone, and measures the corresponding
+overlaps of a network's weights.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from .activations import derivative, get_activation
+from .data import FeatureSum, LinearTeacher, SingleIndexTeacher, whitened_inputs
+
+__all__ = [
+    "METRICS",
+    "exact_covariance_inputs",
+    "linear_coefficient",
+    "feature_weights",
+    "target_moment",
+    "sample_moment",
+    "teacher_directions",
+    "gram",
+    "moment_overlaps",
+    "predicted_ratios",
+    "overlap_matrix",
+    "principal_overlaps",
+    "overlap_trajectory",
+]
+
+METRICS: tuple[str, ...] = ("v", "cov")
+"""Overlap metrics: ``"v"`` measures ⟨row, v_k⟩, ``"cov"`` measures ⟨row, Σ v_k⟩ = E[(row·x)(v_k·x)]."""
+
+
+def _features(teacher) -> tuple[SingleIndexTeacher, ...]:
+    if isinstance(teacher, FeatureSum):
+        return tuple(teacher.features)
+    if isinstance(teacher, SingleIndexTeacher):
+        return (teacher,)
+    if isinstance(teacher, LinearTeacher):
+        return (SingleIndexTeacher(teacher.v, "identity", 1.0),)
+    raise ValueError(
+        f"parameter 'teacher' must be a FeatureSum, SingleIndexTeacher or LinearTeacher, got {type(teacher).__name__}"
+    )
+
+
+def _cov(cov, d: int) -> torch.Tensor:
+    if cov is None:
+        return torch.eye(d, dtype=torch.float64)
+    cov = torch.as_tensor(cov, dtype=torch.float64).cpu()
+    if tuple(cov.shape) != (d, d):
+        raise ValueError(f"parameter 'cov' has shape {tuple(cov.shape)} but must be ({d}, {d})")
+    if not bool(torch.isfinite(cov).all()) or not torch.allclose(cov, cov.T, rtol=1e-12, atol=1e-14):
+        raise ValueError("parameter 'cov' must be a finite symmetric matrix")
+    return cov
+
+
+def _metric(metric: str) -> str:
+    if not isinstance(metric, str) or metric not in METRICS:
+        raise ValueError(f"parameter 'metric' is {metric!r}; allowed: {', '.join(METRICS)}")
+    return metric
+
+
+def exact_covariance_inputs(n: int, cov: torch.Tensor, seed: int = 0) -> torch.Tensor:
+    """Inputs whose sample second moment is exactly Σ.
+
+    Whitened inputs (:func:`~saddlebook.data.whitened_inputs`, (1/n)ZᵀZ = I)
+    times the symmetric square root Σ^{1/2}, so (1/n) XᵀX = Σ up to
+    round-off. The rows are Gaussian-like with covariance Σ; fixing the
+    second moment removes the sampling error of the linear part of every
+    moment (only the nonlinear parts of the targets keep a 1/√n error).
+
+    Parameters
+    ----------
+    n : int
+        Number of samples (≥ d).
+    cov : torch.Tensor
+        Σ, symmetric positive semi-definite, shape ``(d, d)``.
+    seed : int, default 0
+
+    Returns
+    -------
+    torch.Tensor
+        Shape ``(n, d)``, float64.
+    """
+    cov = torch.as_tensor(cov, dtype=torch.float64)
+    if cov.dim() != 2 or cov.shape[0] != cov.shape[1] or cov.shape[0] == 0:
+        raise ValueError(f"parameter 'cov' must be a square matrix, got shape {tuple(cov.shape)}")
+    cov = _cov(cov, cov.shape[0])
+    evals, evecs = torch.linalg.eigh(cov)
+    if float(evals.min()) < -1e-12 * max(1.0, float(evals.abs().max())):
+        raise ValueError(f"parameter 'cov' must be positive semi-definite; smallest eigenvalue {float(evals.min()):.3g}")
+    root = evecs @ torch.diag(evals.clamp(min=0).sqrt()) @ evecs.T
+    return whitened_inputs(n, cov.shape[0], seed=seed) @ root
+
+
+def linear_coefficient(f, scale: float, n_nodes: int = 96) -> float:
+    """First Hermite coefficient h = E[f'(s g)] = E[f(s g) g]/s, g ~ N(0, 1).
+
+    Parameters
+    ----------
+    f : str or callable
+        Link function (registry name of :mod:`saddlebook.activations` or an
+        elementwise torch callable).
+    scale : float
+        Standard deviation s ≥ 0 of the argument; for s = 0 the result is f'(0).
+    n_nodes : int, default 96
+        Gauss–Hermite nodes (≥ 2); exact for polynomial f of degree < 2 n_nodes.
+
+    Returns
+    -------
+    float
+        h, so that E[f(v·x) x] = h Σ v for x ~ N(0, Σ) and s² = vᵀΣv.
+    """
+    _, fn = get_activation(f)
+    if isinstance(scale, bool) or not isinstance(scale, (int, float, np.floating, np.integer)):
+        raise ValueError(f"parameter 'scale' must be a real number >= 0, got {scale!r}")
+    scale = float(scale)
+    if not (math.isfinite(scale) and scale >= 0):
+        raise ValueError(f"parameter 'scale' must be finite and >= 0, got {scale!r}")
+    if isinstance(n_nodes, bool) or not isinstance(n_nodes, int) or n_nodes < 2:
+        raise ValueError(f"parameter 'n_nodes' must be an integer >= 2, got {n_nodes!r}")
+    if scale == 0.0:
+        return float(derivative(f, torch.zeros(1, dtype=torch.float64)))
+    nodes, weights = np.polynomial.hermite_e.hermegauss(n_nodes)
+    g = torch.as_tensor(nodes, dtype=torch.float64)
+    vals = fn(scale * g).to(torch.float64)
+    # The form E[f(s g) g]/s needs no derivative of f (Stein's lemma).
+    return float((torch.as_tensor(weights, dtype=torch.float64) * vals * g).sum() / math.sqrt(2 * math.pi) / scale)
+
+
+def teacher_directions(teacher) -> torch.Tensor:
+    """Teacher directions as the columns of V, shape ``(d, K)``."""
+    return torch.stack([f.v.to(torch.float64) for f in _features(teacher)], dim=1)
+
+
+def feature_weights(teacher, cov=None, n_nodes: int = 96) -> torch.Tensor:
+    """Effective linear weights w_k = β_k h_k of a teacher's features.
+
+    Parameters
+    ----------
+    teacher : FeatureSum, SingleIndexTeacher or LinearTeacher
+    cov : torch.Tensor, optional
+        Input covariance Σ, shape ``(d, d)``; identity if omitted.
+    n_nodes : int, default 96
+        Gauss–Hermite nodes of :func:`linear_coefficient`.
+
+    Returns
+    -------
+    torch.Tensor
+        Shape ``(K,)``, float64; h_k is taken at s_k = (v_kᵀΣv_k)^{1/2}.
+    """
+    feats = _features(teacher)
+    V = teacher_directions(teacher)
+    S = _cov(cov, V.shape[0])
+    out = []
+    for k, f in enumerate(feats):
+        s_k = math.sqrt(max(float(V[:, k] @ S @ V[:, k]), 0.0))
+        out.append(float(f.beta) * linear_coefficient(f.f, s_k, n_nodes))
+    return torch.tensor(out, dtype=torch.float64)
+
+
+def target_moment(teacher, cov=None, n_nodes: int = 96) -> torch.Tensor:
+    """Population linear moment m = E[y x] = Σ_k β_k h_k Σ v_k for x ~ N(0, Σ).
+
+    Parameters
+    ----------
+    teacher : FeatureSum, SingleIndexTeacher or LinearTeacher
+    cov : torch.Tensor, optional
+        Input covariance Σ; identity if omitted.
+    n_nodes : int, default 96
+
+    Returns
+    -------
+    torch.Tensor
+        Shape ``(d,)``, float64. Its norm is the clock Γ of the first escape.
+    """
+    V = teacher_directions(teacher)
+    S = _cov(cov, V.shape[0])
+    return S @ V @ feature_weights(teacher, S, n_nodes)
+
+
+def sample_moment(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Sample linear moment m̂ = n⁻¹ Σ_i y_i x_i, shape ``(d,)`` (float64)."""
+    if not isinstance(x, torch.Tensor) or x.dim() != 2:
+        raise ValueError("parameter 'x' must be a 2-D tensor of shape (n, d)")
+    if not isinstance(y, torch.Tensor) or y.dim() != 1 or y.shape[0] != x.shape[0]:
+        raise ValueError(f"parameter 'y' must be a 1-D tensor with {x.shape[0]} entries")
+    return (y.to(torch.float64) @ x.to(torch.float64)) / x.shape[0]
+
+
+def gram(directions: torch.Tensor, cov=None, power: int = 1) -> torch.Tensor:
+    """Gram matrix Vᵀ Σ^power V of the teacher directions.
+
+    Parameters
+    ----------
+    directions : torch.Tensor
+        V, shape ``(d, K)``.
+    cov : torch.Tensor, optional
+        Σ; identity if omitted.
+    power : int, default 1
+        0, 1 or 2.
+
+    Returns
+    -------
+    torch.Tensor
+        Shape ``(K, K)``, float64.
+    """
+    V = _directions(directions)
+    if isinstance(power, bool) or power not in (0, 1, 2):
+        raise ValueError(f"parameter 'power' must be 0, 1 or 2, got {power!r}")
+    S = _cov(cov, V.shape[0])
+    return V.T @ torch.linalg.matrix_power(S, power) @ V
+
+
+def _directions(directions) -> torch.Tensor:
+    V = torch.as_tensor(directions).to(torch.float64)
+    if V.dim() != 2 or V.shape[1] == 0 or not bool(torch.isfinite(V).all()):
+        raise ValueError(f"parameter 'directions' must be a finite (d, K) matrix, got shape {tuple(V.shape)}")
+    return V
+
+
+def moment_overlaps(moment: torch.Tensor, directions: torch.Tensor, cov=None, metric: str = "v") -> torch.Tensor:
+    """Overlaps of a vector with the teacher directions: Vᵀm or VᵀΣm.
+
+    Parameters
+    ----------
+    moment : torch.Tensor
+        Shape ``(d,)``, e.g. :func:`target_moment` or :func:`sample_moment`.
+    directions : torch.Tensor
+        V, shape ``(d, K)``.
+    cov : torch.Tensor, optional
+        Σ (used by ``metric="cov"``).
+    metric : {"v", "cov"}, default "v"
+
+    Returns
+    -------
+    torch.Tensor
+        Shape ``(K,)``.
+    """
+    V = _directions(directions)
+    metric = _metric(metric)
+    m = torch.as_tensor(moment).to(torch.float64).reshape(-1)
+    if m.shape[0] != V.shape[0]:
+        raise ValueError(f"parameter 'moment' has {m.shape[0]} entries but the directions have {V.shape[0]} rows")
+    if metric == "cov":
+        m = _cov(cov, V.shape[0]) @ m
+    return V.T @ m
+
+
+def predicted_ratios(teacher, cov=None, metric: str = "v", n_nodes: int = 96) -> torch.Tensor:
+    """Overlap ratios fixed by the target and Σ alone (nothing fitted).
+
+    Parameters
+    ----------
+    teacher : FeatureSum, SingleIndexTeacher or LinearTeacher
+    cov : torch.Tensor, optional
+        Σ; identity if omitted.
+    metric : {"v", "cov"}, default "v"
+        ``"v"``: ρ_k = (G w)_k/(G w)_1 with G = VᵀΣV; ``"cov"``:
+        ρ_k = (G₂ w)_k/(G₂ w)_1 with G₂ = VᵀΣ²V; w_k = β_k h_k.
+    n_nodes : int, default 96
+
+    Returns
+    -------
+    torch.Tensor
+        Shape ``(K,)`` with ρ_1 = 1.
+
+    Raises
+    ------
+    ValueError
+        If the first overlap vanishes (the ratios are undefined).
+    """
+    metric = _metric(metric)
+    V = teacher_directions(teacher)
+    S = _cov(cov, V.shape[0])
+    q = gram(V, S, 1 if metric == "v" else 2) @ feature_weights(teacher, S, n_nodes)
+    if abs(float(q[0])) <= 1e-14 * max(1.0, float(q.abs().max())):
+        raise ValueError("the first feature's predicted overlap vanishes; ratios to it are undefined")
+    return q / q[0]
+
+
+def overlap_matrix(w1: torch.Tensor, directions: torch.Tensor, reference: torch.Tensor | None = None,
+                   cov=None, metric: str = "v") -> torch.Tensor:
+    """Overlaps of first-layer rows with the teacher directions.
+
+    Parameters
+    ----------
+    w1 : torch.Tensor
+        First-layer weights W_1, shape ``(n_1, d)``.
+    directions : torch.Tensor
+        V, shape ``(d, K)``.
+    reference : torch.Tensor, optional
+        W_1 at initialization; if given, the overlaps of the growth
+        W_1 − W_1(0) are returned.
+    cov : torch.Tensor, optional
+        Σ (used by ``metric="cov"``).
+    metric : {"v", "cov"}, default "v"
+        ``(W_1 − W_1(0)) V`` or ``(W_1 − W_1(0)) Σ V``.
+
+    Returns
+    -------
+    torch.Tensor
+        Shape ``(n_1, K)``, float64: row i, column k is the overlap of hidden
+        unit i with feature k.
+    """
+    V = _directions(directions)
+    metric = _metric(metric)
+    W = torch.as_tensor(w1).to(torch.float64)
+    if W.dim() != 2 or W.shape[1] != V.shape[0]:
+        raise ValueError(f"parameter 'w1' must have shape (n_1, {V.shape[0]}), got {tuple(W.shape)}")
+    if reference is not None:
+        R = torch.as_tensor(reference).to(torch.float64)
+        if R.shape != W.shape:
+            raise ValueError(f"parameter 'reference' has shape {tuple(R.shape)}, w1 has {tuple(W.shape)}")
+        W = W - R
+    if metric == "cov":
+        V = _cov(cov, V.shape[0]) @ V
+    return W @ V
+
+
+def principal_overlaps(q: torch.Tensor) -> tuple[torch.Tensor, float]:
+    """Signed feature overlaps along the dominant hidden direction.
+
+    Parameters
+    ----------
+    q : torch.Tensor
+        Overlap matrix, shape ``(n_1, K)`` (:func:`overlap_matrix`).
+
+    Returns
+    -------
+    overlaps : torch.Tensor
+        Shape ``(K,)``: uᵀQ with u the top left singular vector of Q, signed
+        so that the first entry is ≥ 0.
+    rank_one_fraction : float
+        σ₁²/‖Q‖_F² ∈ [0, 1]; 1 when every hidden unit sees the features in
+        the same proportions (Q of rank one).
+    """
+    Q = torch.as_tensor(q).to(torch.float64)
+    if Q.dim() != 2 or Q.numel() == 0 or not bool(torch.isfinite(Q).all()):
+        raise ValueError(f"parameter 'q' must be a finite non-empty 2-D matrix, got shape {tuple(Q.shape)}")
+    total = float((Q * Q).sum())
+    if total == 0.0:
+        return torch.zeros(Q.shape[1], dtype=torch.float64), 0.0
+    U, S, _ = torch.linalg.svd(Q, full_matrices=False)
+    row = U[:, 0] @ Q
+    if float(row[0]) < 0:
+        row = -row
+    return row, float(S[0] ** 2) / total
+
+
+def overlap_trajectory(weights, directions: torch.Tensor, reference: torch.Tensor | None = None,
+                       cov=None, metric: str = "v") -> tuple[np.ndarray, np.ndarray]:
+    """Principal feature overlaps along a recorded trajectory.
+
+    Parameters
+    ----------
+    weights : sequence of sequences of torch.Tensor
+        Snapshots ``[W_1, …, W_L]`` (e.g. ``FlowResult.weights``); only W_1
+        is used.
+    directions, reference, cov, metric
+        As in :func:`overlap_matrix` (``reference`` is usually W_1(0)).
+
+    Returns
+    -------
+    overlaps : numpy.ndarray
+        Shape ``(T, K)``: :func:`principal_overlaps` of each snapshot.
+    rank_one_fraction : numpy.ndarray
+        Shape ``(T,)``.
+    """
+    rows, fracs = [], []
+    for snap in weights:
+        q, f = principal_overlaps(overlap_matrix(snap[0], directions, reference, cov, metric))
+        rows.append(q.numpy())
+        fracs.append(f)
+    if not rows:
+        raise ValueError("parameter 'weights' holds no snapshots")
+    return np.array(rows), np.array(fracs)

@@ -1,0 +1,53 @@
+import numpy as np
+import pytest
+import torch
+
+from saddlebook.covariates import label_target, load_digits_covariates, principal_directions
+from saddlebook.parameters import ParameterError
+
+
+def test_digits_are_centred_scaled_and_seeded():
+    a = load_digits_covariates(300, seed=1)
+    b = load_digits_covariates(300, seed=1)
+    c = load_digits_covariates(300, seed=2)
+    assert a.x.shape == (300, 64) and a.x.dtype == torch.float64 and a.labels.shape == (300,)
+    assert torch.equal(a.x, b.x) and not torch.equal(a.x, c.x)
+    assert torch.allclose(a.x.mean(0), torch.zeros(64, dtype=torch.float64), atol=1e-12)
+    assert float((a.x**2).sum() / 300) == pytest.approx(64.0, rel=1e-12)
+    assert set(a.labels.tolist()) == set(range(10))
+    assert "load_digits" in a.source and a.scale > 0
+    full = load_digits_covariates(None)
+    assert full.x.shape == (1797, 64)
+    # Scaling is global: pixel variance ratios survive (anisotropy is kept).
+    raw_var = np.var(__import__("sklearn.datasets", fromlist=["load_digits"]).load_digits().data, axis=0)
+    assert np.allclose(full.x.var(0, correction=0).numpy() * full.scale**2, raw_var, rtol=1e-10, atol=1e-10)
+
+
+def test_label_target_and_principal_directions():
+    cv = load_digits_covariates(200, seed=0)
+    y = label_target(cv.labels, [0, 2])
+    assert float(y.mean()) == pytest.approx(0.0, abs=1e-14)
+    frac = float(((cv.labels == 0) | (cv.labels == 2)).double().mean())
+    assert set(np.round(y.numpy(), 12)) == {round(1 - frac, 12), round(-frac, 12)}
+    ev, V = principal_directions(cv.x)
+    assert torch.all(ev[:-1] >= ev[1:] - 1e-12)
+    S = cv.x.T @ cv.x / cv.x.shape[0]
+    assert torch.allclose(S @ V[:, 0], ev[0] * V[:, 0], atol=1e-10)
+    assert float(ev.sum()) == pytest.approx(64.0, rel=1e-10)
+
+
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda: load_digits_covariates(1), "'n'"),
+        (lambda: load_digits_covariates(5000), "'n'"),
+        (lambda: load_digits_covariates(10, seed=-1), "'seed'"),
+        (lambda: label_target(torch.zeros(3, 2), [1]), "'labels'"),
+        (lambda: label_target(torch.zeros(3, dtype=torch.long), []), "'classes'"),
+        (lambda: label_target(torch.zeros(3, dtype=torch.long), [7]), "no sample"),
+        (lambda: principal_directions(torch.zeros(3)), "'x'"),
+    ],
+)
+def test_bad_input_is_refused(call, match):
+    with pytest.raises(ParameterError, match=match):
+        call()
