@@ -130,3 +130,27 @@ def test_population_gamma_linear_and_cancellation():
         sb.gamma(torch.zeros(4, 2, dtype=F64), torch.zeros(4, dtype=F64), cov=torch.eye(2))
     with pytest.raises(ValueError, match="teacher"):
         population_moment("not a teacher")
+
+
+def test_whitened_inputs_with_covariance_have_exactly_that_second_moment():
+    g = torch.Generator().manual_seed(3)
+    a = torch.randn(5, 5, generator=g, dtype=F64)
+    S = a @ a.T / 5 + 0.1 * torch.eye(5, dtype=F64)
+    x = sb.whitened_inputs(300, 5, seed=2, cov=S)
+    assert x.shape == (300, 5)
+    assert torch.allclose(x.T @ x / 300, S, atol=1e-12)
+    assert torch.equal(sb.whitened_inputs(300, 5, seed=2), sb.whitened_inputs(300, 5, seed=2, cov=None))
+    with pytest.raises(ValueError, match="semi-definite"):
+        sb.whitened_inputs(300, 5, cov=-S)
+    with pytest.raises(ValueError, match="cov"):
+        sb.whitened_inputs(300, 4, cov=S)
+
+
+def test_sample_moment_is_the_vector_behind_gamma():
+    x = sb.gaussian_inputs(500, 3, seed=1)
+    y = torch.tanh(x[:, 0]) - 0.5 * x[:, 2]
+    m = sb.sample_moment(x, y)
+    assert torch.allclose(m, (y[:, None] * x).mean(dim=0), rtol=1e-13, atol=1e-15)
+    assert sb.gamma(x, y) == pytest.approx(float(m.norm()), rel=1e-15)
+    with pytest.raises(ValueError, match="'y'"):
+        sb.sample_moment(x, y[:-1])

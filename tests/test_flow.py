@@ -112,6 +112,26 @@ def test_stop_at_escape_ends_at_the_escape_point():
         sb.gradient_flow(w0, "identity", x, y, t_max=1.0, stop_at_escape=True)
 
 
+def test_flow_through_escape_ends_at_the_requested_multiple_of_tau():
+    x = sb.whitened_inputs(64, 4, seed=0)
+    v = torch.tensor([1.0, 0.0, 0.0, 0.0], dtype=F64)
+    y = 2.0 * (x @ v)
+    w0 = sb.two_layer_aligned_init(v, u0=1e-3)
+    ref = sb.gradient_flow(w0, "identity", x, y, t_max=60.0, escape_fraction=0.5).escape_time
+    # a guess 20x too short: the horizon doubles until the escape is found
+    res = sb.flow_through_escape(w0, "identity", x, y, ref / 20, end=lambda tau: 3 * tau,
+                                 t_eval=lambda t_end: np.linspace(0.0, t_end, 50))
+    assert math.isclose(res.escape_time, ref, rel_tol=1e-8)
+    assert math.isclose(res.t[-1], 3 * res.escape_time, rel_tol=1e-8) and res.t.size == 50
+    assert sb.flow_through_escape(w0, "identity", x, y, 100.0).t[-1] == pytest.approx(2 * ref, rel=1e-8)
+    with pytest.raises(RuntimeError, match="no escape"):
+        sb.flow_through_escape(w0, "identity", x, y, 0.01, max_doublings=2)
+    with pytest.raises(ValueError, match="'end'"):
+        sb.flow_through_escape(w0, "identity", x, y, 1.0, end=lambda tau: tau / 2)
+    with pytest.raises(ValueError, match="'t_guess'"):
+        sb.flow_through_escape(w0, "identity", x, y, -1.0)
+
+
 def test_flow_divergence_raises(small):
     _, x, y = small
 

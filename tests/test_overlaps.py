@@ -34,11 +34,11 @@ def test_linear_coefficient_known_values():
         O.linear_coefficient("tanh", 1.0, n_nodes=1)
 
 
-def test_target_moment_matches_a_large_sample():
+def test_population_moment_matches_a_large_sample():
     V, S, teacher = _setup()
-    m = O.target_moment(teacher, S)
+    m = sb.population_moment(teacher, S)
     x = sb.gaussian_inputs(400_000, 5, cov=S, seed=3)
-    mh = O.sample_moment(x, teacher(x))
+    mh = sb.sample_moment(x, teacher(x))
     assert float((mh - m).norm() / m.norm()) < 0.01
     # ...and it is the Gram expression Σ V w.
     assert torch.allclose(m, S @ V @ O.feature_weights(teacher, S), rtol=1e-14)
@@ -51,7 +51,7 @@ def test_predicted_ratios_are_gram_ratios():
         rho = O.predicted_ratios(teacher, S, metric)
         q = G @ w
         assert torch.allclose(rho, q / q[0], rtol=1e-12)
-        m_ov = O.moment_overlaps(O.target_moment(teacher, S), V, S, metric)
+        m_ov = O.moment_overlaps(sb.population_moment(teacher, S), V, S, metric)
         assert torch.allclose(m_ov / m_ov[0], rho, rtol=1e-12)
     # Isotropic inputs, orthonormal directions: ratios are w_k / w_1.
     Q, _ = torch.linalg.qr(V)
@@ -61,7 +61,7 @@ def test_predicted_ratios_are_gram_ratios():
     with pytest.raises(ValueError, match="metric"):
         O.predicted_ratios(teacher, S, "raw")
     with pytest.raises(ValueError, match="cov"):
-        O.target_moment(teacher, torch.eye(4, dtype=F64))
+        sb.population_moment(teacher, torch.eye(4, dtype=F64))
 
 
 def test_overlaps_of_a_rank_one_growth():
@@ -69,7 +69,7 @@ def test_overlaps_of_a_rank_one_growth():
     g = torch.Generator().manual_seed(1)
     w0 = 1e-3 * torch.randn(6, 5, generator=g, dtype=F64)
     a = torch.randn(6, generator=g, dtype=F64)
-    m = O.target_moment(teacher, S)
+    m = sb.population_moment(teacher, S)
     w1 = w0 + torch.outer(a, m)
     for metric in ("v", "cov"):
         q, frac = O.principal_overlaps(O.overlap_matrix(w1, V, w0, S, metric))
@@ -89,26 +89,17 @@ def test_overlaps_of_a_rank_one_growth():
         O.overlap_matrix(w1, V, torch.zeros(2, 5, dtype=F64))
 
 
-def test_exact_covariance_inputs():
-    _, S, _ = _setup()
-    x = O.exact_covariance_inputs(300, S, seed=2)
-    assert x.shape == (300, 5)
-    assert torch.allclose(x.T @ x / 300, S, atol=1e-12)
-    with pytest.raises(ValueError, match="semi-definite"):
-        O.exact_covariance_inputs(300, -S)
-
-
 def test_first_layer_growth_follows_the_moment():
     # One gradient step from a small start: the growth of W_1 is rank one
     # along m-hat up to the (tiny) nonlinear corrections.
     V, S, teacher = _setup()
-    x = O.exact_covariance_inputs(2000, S, seed=0)
+    x = sb.whitened_inputs(2000, 5, seed=0, cov=S)
     y = teacher(x)
     w0 = sb.init_gaussian([5, 6, 6, 1], 1e-3, seed=4)
     grads = sb.gradient(w0, "tanh", x, y)
     dw = -grads[0]
     q, frac = O.principal_overlaps(O.overlap_matrix(w0[0] + dw, V, w0[0]))
-    mh = O.moment_overlaps(O.sample_moment(x, y), V)
+    mh = O.moment_overlaps(sb.sample_moment(x, y), V)
     assert 1 - frac < 1e-9
     assert torch.allclose(q / q[0], mh / mh[0], atol=1e-6)
 
@@ -117,7 +108,7 @@ def test_overlap_trajectory_shapes():
     V, S, teacher = _setup()
     g = torch.Generator().manual_seed(5)
     w0 = torch.randn(4, 5, generator=g, dtype=F64)
-    m = O.target_moment(teacher, S)
+    m = sb.population_moment(teacher, S)
     snaps = [[w0 + c * torch.outer(torch.ones(4, dtype=F64), m)] for c in (0.5, 1.0, 2.0)]
     q, f = O.overlap_trajectory(snaps, V, w0)
     assert q.shape == (3, 3) and f.shape == (3,)

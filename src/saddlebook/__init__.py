@@ -49,7 +49,7 @@ Everything is float64 by default; no global torch state is changed.
 from .activations import ACTIVATIONS, SMOOTH, derivative, get_activation, phi, quadratic
 from .data import FeatureSum, LinearTeacher, SingleIndexTeacher, gamma, gaussian_inputs, whitened_inputs
 from .descent import DescentResult, gradient_descent
-from .flow import DivergenceError, FlowResult, gradient, gradient_flow
+from .flow import DivergenceError, FlowResult, flow_through_escape, gradient, gradient_flow
 from .identity import (
     gd_imbalance_step,
     identity_scale,
@@ -91,6 +91,7 @@ __all__ = [
     "gd_imbalance_step",
     "gradient",
     "gradient_flow",
+    "flow_through_escape",
     "FlowResult",
     "DivergenceError",
     "gradient_descent",
@@ -128,14 +129,11 @@ __all__ += [
 
 from .linear import growing_mode_strength, mode_strengths, saxe_half_time, two_layer_modes_init
 from .overlaps import (
-    exact_covariance_inputs,
     linear_coefficient,
     overlap_matrix,
     overlap_trajectory,
     predicted_ratios,
     principal_overlaps,
-    sample_moment,
-    target_moment,
 )
 from .signal_energy import (
     escape_exponent,
@@ -154,14 +152,11 @@ __all__ += [
     "mode_strengths",
     "saxe_half_time",
     "two_layer_modes_init",
-    "exact_covariance_inputs",
     "linear_coefficient",
     "overlap_matrix",
     "overlap_trajectory",
     "predicted_ratios",
     "principal_overlaps",
-    "sample_moment",
-    "target_moment",
     "escape_exponent",
     "fit_growth",
     "growth_exponent",
@@ -176,7 +171,7 @@ __all__ += [
 ]
 
 from .covariates import label_target, load_digits_covariates, principal_directions
-from .data import angle_blind_gamma, feature_geometry, first_hermite, population_moment
+from .data import angle_blind_gamma, feature_geometry, first_hermite, population_moment, sample_moment
 
 __all__ += [
     "label_target",
@@ -186,4 +181,5 @@ __all__ += [
     "feature_geometry",
     "first_hermite",
     "population_moment",
+    "sample_moment",
 ]

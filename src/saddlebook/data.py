@@ -30,6 +30,7 @@ __all__ = [
     "SingleIndexTeacher",
     "FeatureSum",
     "gamma",
+    "sample_moment",
     "first_hermite",
     "feature_geometry",
     "population_moment",
@@ -74,18 +75,9 @@ def gaussian_inputs(
     _check_size("d", d)
     factor = None
     if cov is not None:
-        cov = torch.as_tensor(cov, dtype=torch.float64).cpu()
-        if tuple(cov.shape) != (d, d):
-            raise ValueError(f"cov has shape {tuple(cov.shape)} but must be ({d}, {d})")
-        if not bool(torch.isfinite(cov).all()):
-            raise ValueError("cov contains non-finite values")
-        if not torch.allclose(cov, cov.T, rtol=1e-12, atol=1e-14):
-            raise ValueError("cov must be symmetric")
-        evals, evecs = torch.linalg.eigh(cov)
-        if evals.min() < -1e-12 * max(1.0, float(evals.abs().max())):
-            raise ValueError(f"cov must be positive semi-definite; smallest eigenvalue {float(evals.min()):.3g}")
-        # Symmetric square root: tolerates singular Σ, unlike Cholesky.
-        factor = evecs * evals.clamp(min=0).sqrt()
+        evals, evecs = _cov_eigen(cov, d)
+        # Eigen-factor instead of Cholesky: tolerates singular Σ.
+        factor = evecs * evals.sqrt()
     gen = torch.Generator(device="cpu").manual_seed(int(seed))
     g = torch.randn(n, d, generator=gen, dtype=torch.float64)
     x = g if factor is None else g @ factor.T
@@ -98,13 +90,16 @@ def whitened_inputs(
     seed: int = 0,
     dtype: torch.dtype = torch.float64,
     device: torch.device | str | None = None,
+    cov: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """Inputs whose empirical second moment is exactly the identity.
+    """Inputs whose empirical second moment is exactly the identity (or Σ).
 
     Orthonormalizes the columns of a Gaussian ``(n, d)`` matrix and scales
     them by √n, so (1/n) XᵀX = I up to round-off. With such inputs the
     finite-sample squared loss of a linear network equals its population
-    loss under isotropic inputs.
+    loss under isotropic inputs. With ``cov`` the rows are multiplied by the
+    symmetric square root Σ^{1/2}, so (1/n) XᵀX = Σ exactly: the linear part
+    of every moment then carries no sampling error.
 
     Parameters
     ----------
@@ -113,6 +108,8 @@ def whitened_inputs(
     seed : int, default 0
     dtype : torch.dtype, default torch.float64
     device : torch.device or str, optional
+    cov : torch.Tensor, optional
+        Σ, symmetric positive semi-definite of shape ``(d, d)``.
 
     Returns
     -------
@@ -128,7 +125,20 @@ def whitened_inputs(
     q, r = torch.linalg.qr(g, mode="reduced")
     # Sign fix keeps the map from g to q continuous and deterministic.
     q = q * torch.sign(torch.diagonal(r))
-    return (q * math.sqrt(n)).to(dtype=dtype, device=device)
+    x = q * math.sqrt(n)
+    if cov is not None:
+        evals, evecs = _cov_eigen(cov, d)
+        x = x @ (evecs @ torch.diag(evals.sqrt()) @ evecs.T)
+    return x.to(dtype=dtype, device=device)
+
+
+def _cov_eigen(cov, d: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Validated eigendecomposition of a covariance Σ (negative round-off clamped to 0)."""
+    cov = _check_cov(cov, d)
+    evals, evecs = torch.linalg.eigh(cov)
+    if evals.min() < -1e-12 * max(1.0, float(evals.abs().max())):
+        raise ValueError(f"parameter 'cov' must be positive semi-definite; smallest eigenvalue {float(evals.min()):.3g}")
+    return evals.clamp(min=0), evecs
 
 
 def _as_vector(name: str, v) -> torch.Tensor:
@@ -268,8 +278,29 @@ def gamma(x, y: torch.Tensor | None = None, *, cov: torch.Tensor | None = None, 
         raise ValueError(f"y has {y.shape[0]} entries but x has {x.shape[0]} rows")
     if not (bool(torch.isfinite(x).all()) and bool(torch.isfinite(y).all())):
         raise ValueError("x and y must contain only finite values")
-    m = (y.to(x.dtype) @ x) / x.shape[0]
-    return float(torch.linalg.vector_norm(m))
+    return float(torch.linalg.vector_norm(sample_moment(x, y)))
+
+
+def sample_moment(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Sample cross moment m̂ = n⁻¹ Σ_i y_i x_i (float64), whose norm is :func:`gamma`.
+
+    Parameters
+    ----------
+    x : torch.Tensor
+        Inputs, shape ``(n, d)``.
+    y : torch.Tensor
+        Scalar targets, shape ``(n,)``.
+
+    Returns
+    -------
+    torch.Tensor
+        Shape ``(d,)``.
+    """
+    if not isinstance(x, torch.Tensor) or x.dim() != 2:
+        raise ValueError("parameter 'x' must be a 2-D tensor of shape (n, d)")
+    if not isinstance(y, torch.Tensor) or y.dim() != 1 or y.shape[0] != x.shape[0]:
+        raise ValueError(f"parameter 'y' must be a 1-D tensor with {x.shape[0]} entries")
+    return (y.to(torch.float64) @ x.to(torch.float64)) / x.shape[0]
 
 
 def _check_nodes(n_nodes) -> None:
@@ -313,7 +344,7 @@ def first_hermite(f, s: float = 1.0, n_nodes: int = 200) -> float:
 def _check_cov(cov, d: int) -> torch.Tensor:
     if cov is None:
         return torch.eye(d, dtype=torch.float64)
-    cov = torch.as_tensor(cov, dtype=torch.float64)
+    cov = torch.as_tensor(cov, dtype=torch.float64).cpu()
     if tuple(cov.shape) != (d, d):
         raise ValueError(f"parameter 'cov' has shape {tuple(cov.shape)} but must be ({d}, {d})")
     if not bool(torch.isfinite(cov).all()) or not torch.allclose(cov, cov.T, rtol=1e-12, atol=1e-14):

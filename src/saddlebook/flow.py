@@ -18,7 +18,7 @@ from .activations import Activation, get_activation
 from .losses import _loss_value, check_loss
 from .network import _output, _preactivations, check_shapes
 
-__all__ = ["DivergenceError", "gradient", "gradient_flow", "FlowResult"]
+__all__ = ["DivergenceError", "gradient", "gradient_flow", "flow_through_escape", "FlowResult"]
 
 _METHODS = ("RK45", "RK23", "DOP853", "Radau", "BDF", "LSODA")
 
@@ -353,3 +353,75 @@ def gradient_flow(
         final=final,
     )
 
+
+
+def flow_through_escape(
+    weights0: Sequence[torch.Tensor],
+    sigma: str | Activation,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    t_guess: float,
+    *,
+    escape_fraction: float = 0.5,
+    end=None,
+    t_eval=None,
+    max_doublings: int = 40,
+    **kwargs,
+) -> FlowResult:
+    """Gradient flow from ``weights0`` through its escape and on to a time set by τ.
+
+    The end of a plotted trajectory should scale with the escape time τ,
+    which is not known in advance. This locates τ first (a run that stops at
+    the escape, its horizon doubled from ``t_guess`` until the escape
+    happens, so nothing is spent past τ), then integrates once from the
+    start to ``end(τ)``.
+
+    Parameters
+    ----------
+    weights0, sigma, x, y
+        As :func:`gradient_flow`.
+    t_guess : float
+        First horizon of the search for τ (> 0); a guess of the order of τ.
+    escape_fraction : float, default 0.5
+        Escape threshold, as in :func:`gradient_flow`.
+    end : callable, optional
+        ``end(tau) -> t_end`` with ``t_end > tau``; default ``2 tau``.
+    t_eval : callable, optional
+        ``t_eval(t_end) -> grid`` of output times in ``[0, t_end]``; default
+        the grid of :func:`gradient_flow`.
+    max_doublings : int, default 40
+        Give up after this many doublings of the horizon.
+    **kwargs
+        Passed to both :func:`gradient_flow` calls (``rtol``, ``atol``,
+        ``method``, ``loss``, ...).
+
+    Returns
+    -------
+    FlowResult
+        The run to ``end(τ)``; its ``escape_time`` is τ located again on
+        that run.
+
+    Raises
+    ------
+    ValueError
+        Bad ``t_guess``, ``end`` or ``max_doublings`` (named in the message).
+    RuntimeError
+        No escape within ``t_guess · 2^max_doublings``.
+    """
+    t_max = _check_positive("t_guess", t_guess)
+    if isinstance(max_doublings, bool) or not isinstance(max_doublings, int) or max_doublings < 0:
+        raise ValueError(f"parameter 'max_doublings' must be an integer >= 0, got {max_doublings!r}")
+    for _ in range(max_doublings + 1):
+        probe = gradient_flow(weights0, sigma, x, y, t_max, t_eval=[0.0, t_max], escape_fraction=escape_fraction,
+                              stop_at_escape=True, **kwargs)
+        if probe.escape_time is not None:
+            break
+        t_max *= 2.0
+    else:
+        raise RuntimeError(f"flow_through_escape: no escape by t = {t_max / 2:g} (t_guess = {t_guess:g})")
+    tau = probe.escape_time
+    t_end = float(end(tau)) if end is not None else 2.0 * tau
+    if not (math.isfinite(t_end) and t_end > tau):
+        raise ValueError(f"parameter 'end' must map tau = {tau:g} to a finite time after it, got {t_end!r}")
+    grid = None if t_eval is None else t_eval(t_end)
+    return gradient_flow(weights0, sigma, x, y, t_end, t_eval=grid, escape_fraction=escape_fraction, **kwargs)

@@ -22,16 +22,14 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from .activations import derivative, get_activation
-from .data import FeatureSum, LinearTeacher, SingleIndexTeacher, whitened_inputs
+from .activations import derivative
+from .data import _check_cov as _cov
+from .data import _features, first_hermite
 
 __all__ = [
     "METRICS",
-    "exact_covariance_inputs",
     "linear_coefficient",
     "feature_weights",
-    "target_moment",
-    "sample_moment",
     "teacher_directions",
     "gram",
     "moment_overlaps",
@@ -45,69 +43,13 @@ METRICS: tuple[str, ...] = ("v", "cov")
 """Overlap metrics: ``"v"`` measures ⟨row, v_k⟩, ``"cov"`` measures ⟨row, Σ v_k⟩ = E[(row·x)(v_k·x)]."""
 
 
-def _features(teacher) -> tuple[SingleIndexTeacher, ...]:
-    if isinstance(teacher, FeatureSum):
-        return tuple(teacher.features)
-    if isinstance(teacher, SingleIndexTeacher):
-        return (teacher,)
-    if isinstance(teacher, LinearTeacher):
-        return (SingleIndexTeacher(teacher.v, "identity", 1.0),)
-    raise ValueError(
-        f"parameter 'teacher' must be a FeatureSum, SingleIndexTeacher or LinearTeacher, got {type(teacher).__name__}"
-    )
-
-
-def _cov(cov, d: int) -> torch.Tensor:
-    if cov is None:
-        return torch.eye(d, dtype=torch.float64)
-    cov = torch.as_tensor(cov, dtype=torch.float64).cpu()
-    if tuple(cov.shape) != (d, d):
-        raise ValueError(f"parameter 'cov' has shape {tuple(cov.shape)} but must be ({d}, {d})")
-    if not bool(torch.isfinite(cov).all()) or not torch.allclose(cov, cov.T, rtol=1e-12, atol=1e-14):
-        raise ValueError("parameter 'cov' must be a finite symmetric matrix")
-    return cov
-
-
 def _metric(metric: str) -> str:
     if not isinstance(metric, str) or metric not in METRICS:
         raise ValueError(f"parameter 'metric' is {metric!r}; allowed: {', '.join(METRICS)}")
     return metric
 
 
-def exact_covariance_inputs(n: int, cov: torch.Tensor, seed: int = 0) -> torch.Tensor:
-    """Inputs whose sample second moment is exactly Σ.
-
-    Whitened inputs (:func:`~saddlebook.data.whitened_inputs`, (1/n)ZᵀZ = I)
-    times the symmetric square root Σ^{1/2}, so (1/n) XᵀX = Σ up to
-    round-off. The rows are Gaussian-like with covariance Σ; fixing the
-    second moment removes the sampling error of the linear part of every
-    moment (only the nonlinear parts of the targets keep a 1/√n error).
-
-    Parameters
-    ----------
-    n : int
-        Number of samples (≥ d).
-    cov : torch.Tensor
-        Σ, symmetric positive semi-definite, shape ``(d, d)``.
-    seed : int, default 0
-
-    Returns
-    -------
-    torch.Tensor
-        Shape ``(n, d)``, float64.
-    """
-    cov = torch.as_tensor(cov, dtype=torch.float64)
-    if cov.dim() != 2 or cov.shape[0] != cov.shape[1] or cov.shape[0] == 0:
-        raise ValueError(f"parameter 'cov' must be a square matrix, got shape {tuple(cov.shape)}")
-    cov = _cov(cov, cov.shape[0])
-    evals, evecs = torch.linalg.eigh(cov)
-    if float(evals.min()) < -1e-12 * max(1.0, float(evals.abs().max())):
-        raise ValueError(f"parameter 'cov' must be positive semi-definite; smallest eigenvalue {float(evals.min()):.3g}")
-    root = evecs @ torch.diag(evals.clamp(min=0).sqrt()) @ evecs.T
-    return whitened_inputs(n, cov.shape[0], seed=seed) @ root
-
-
-def linear_coefficient(f, scale: float, n_nodes: int = 96) -> float:
+def linear_coefficient(f, scale: float, n_nodes: int = 200) -> float:
     """First Hermite coefficient h = E[f'(s g)] = E[f(s g) g]/s, g ~ N(0, 1).
 
     Parameters
@@ -117,37 +59,31 @@ def linear_coefficient(f, scale: float, n_nodes: int = 96) -> float:
         elementwise torch callable).
     scale : float
         Standard deviation s ≥ 0 of the argument; for s = 0 the result is f'(0).
-    n_nodes : int, default 96
-        Gauss–Hermite nodes (≥ 2); exact for polynomial f of degree < 2 n_nodes.
+    n_nodes : int, default 200
+        Gauss–Hermite nodes of :func:`~saddlebook.data.first_hermite` (≥ 2).
 
     Returns
     -------
     float
         h, so that E[f(v·x) x] = h Σ v for x ~ N(0, Σ) and s² = vᵀΣv.
     """
-    _, fn = get_activation(f)
     if isinstance(scale, bool) or not isinstance(scale, (int, float, np.floating, np.integer)):
         raise ValueError(f"parameter 'scale' must be a real number >= 0, got {scale!r}")
     scale = float(scale)
     if not (math.isfinite(scale) and scale >= 0):
         raise ValueError(f"parameter 'scale' must be finite and >= 0, got {scale!r}")
-    if isinstance(n_nodes, bool) or not isinstance(n_nodes, int) or n_nodes < 2:
-        raise ValueError(f"parameter 'n_nodes' must be an integer >= 2, got {n_nodes!r}")
     if scale == 0.0:
         return float(derivative(f, torch.zeros(1, dtype=torch.float64)))
-    nodes, weights = np.polynomial.hermite_e.hermegauss(n_nodes)
-    g = torch.as_tensor(nodes, dtype=torch.float64)
-    vals = fn(scale * g).to(torch.float64)
-    # The form E[f(s g) g]/s needs no derivative of f (Stein's lemma).
-    return float((torch.as_tensor(weights, dtype=torch.float64) * vals * g).sum() / math.sqrt(2 * math.pi) / scale)
+    # E[f'(s g)] = E[f(s g) g] / s (Stein's lemma): no derivative of f needed.
+    return first_hermite(f, scale, n_nodes) / scale
 
 
 def teacher_directions(teacher) -> torch.Tensor:
     """Teacher directions as the columns of V, shape ``(d, K)``."""
-    return torch.stack([f.v.to(torch.float64) for f in _features(teacher)], dim=1)
+    return torch.stack([v.to(torch.float64) for v, _, _ in _features(teacher)], dim=1)
 
 
-def feature_weights(teacher, cov=None, n_nodes: int = 96) -> torch.Tensor:
+def feature_weights(teacher, cov=None, n_nodes: int = 200) -> torch.Tensor:
     """Effective linear weights w_k = β_k h_k of a teacher's features.
 
     Parameters
@@ -155,7 +91,7 @@ def feature_weights(teacher, cov=None, n_nodes: int = 96) -> torch.Tensor:
     teacher : FeatureSum, SingleIndexTeacher or LinearTeacher
     cov : torch.Tensor, optional
         Input covariance Σ, shape ``(d, d)``; identity if omitted.
-    n_nodes : int, default 96
+    n_nodes : int, default 200
         Gauss–Hermite nodes of :func:`linear_coefficient`.
 
     Returns
@@ -167,39 +103,10 @@ def feature_weights(teacher, cov=None, n_nodes: int = 96) -> torch.Tensor:
     V = teacher_directions(teacher)
     S = _cov(cov, V.shape[0])
     out = []
-    for k, f in enumerate(feats):
+    for k, (_, f, beta) in enumerate(feats):
         s_k = math.sqrt(max(float(V[:, k] @ S @ V[:, k]), 0.0))
-        out.append(float(f.beta) * linear_coefficient(f.f, s_k, n_nodes))
+        out.append(beta * linear_coefficient(f, s_k, n_nodes))
     return torch.tensor(out, dtype=torch.float64)
-
-
-def target_moment(teacher, cov=None, n_nodes: int = 96) -> torch.Tensor:
-    """Population linear moment m = E[y x] = Σ_k β_k h_k Σ v_k for x ~ N(0, Σ).
-
-    Parameters
-    ----------
-    teacher : FeatureSum, SingleIndexTeacher or LinearTeacher
-    cov : torch.Tensor, optional
-        Input covariance Σ; identity if omitted.
-    n_nodes : int, default 96
-
-    Returns
-    -------
-    torch.Tensor
-        Shape ``(d,)``, float64. Its norm is the clock Γ of the first escape.
-    """
-    V = teacher_directions(teacher)
-    S = _cov(cov, V.shape[0])
-    return S @ V @ feature_weights(teacher, S, n_nodes)
-
-
-def sample_moment(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """Sample linear moment m̂ = n⁻¹ Σ_i y_i x_i, shape ``(d,)`` (float64)."""
-    if not isinstance(x, torch.Tensor) or x.dim() != 2:
-        raise ValueError("parameter 'x' must be a 2-D tensor of shape (n, d)")
-    if not isinstance(y, torch.Tensor) or y.dim() != 1 or y.shape[0] != x.shape[0]:
-        raise ValueError(f"parameter 'y' must be a 1-D tensor with {x.shape[0]} entries")
-    return (y.to(torch.float64) @ x.to(torch.float64)) / x.shape[0]
 
 
 def gram(directions: torch.Tensor, cov=None, power: int = 1) -> torch.Tensor:
@@ -239,7 +146,7 @@ def moment_overlaps(moment: torch.Tensor, directions: torch.Tensor, cov=None, me
     Parameters
     ----------
     moment : torch.Tensor
-        Shape ``(d,)``, e.g. :func:`target_moment` or :func:`sample_moment`.
+        Shape ``(d,)``, e.g. :func:`~saddlebook.data.population_moment` or :func:`~saddlebook.data.sample_moment`.
     directions : torch.Tensor
         V, shape ``(d, K)``.
     cov : torch.Tensor, optional
@@ -261,7 +168,7 @@ def moment_overlaps(moment: torch.Tensor, directions: torch.Tensor, cov=None, me
     return V.T @ m
 
 
-def predicted_ratios(teacher, cov=None, metric: str = "v", n_nodes: int = 96) -> torch.Tensor:
+def predicted_ratios(teacher, cov=None, metric: str = "v", n_nodes: int = 200) -> torch.Tensor:
     """Overlap ratios fixed by the target and Σ alone (nothing fitted).
 
     Parameters
@@ -272,7 +179,7 @@ def predicted_ratios(teacher, cov=None, metric: str = "v", n_nodes: int = 96) ->
     metric : {"v", "cov"}, default "v"
         ``"v"``: ρ_k = (G w)_k/(G w)_1 with G = VᵀΣV; ``"cov"``:
         ρ_k = (G₂ w)_k/(G₂ w)_1 with G₂ = VᵀΣ²V; w_k = β_k h_k.
-    n_nodes : int, default 96
+    n_nodes : int, default 200
 
     Returns
     -------
