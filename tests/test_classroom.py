@@ -60,7 +60,7 @@ answer_a = 2
 ```{code-cell} ipython3
 :tags: [answer-check]
 
-check("exercise a", answer_a, expected=2, atol=0, source="toy")
+check("exercise a", answer_a, expected=2, atol=0, source="toy", kind="claim")
 ```
 
 ```{solution-end}
@@ -82,7 +82,7 @@ answer_b = 3 * value
 ```{code-cell} ipython3
 :tags: [answer-check]
 
-check("exercise b", answer_b, expected=3 * value, rtol=1e-12, source="toy")
+check("exercise b", answer_b, expected=3 * value, rtol=1e-12, source="toy", kind="claim")
 ```
 
 ```{solution-end}
@@ -104,7 +104,7 @@ answer_c = -1
 ```{code-cell} ipython3
 :tags: [answer-check]
 
-check("exercise c", answer_c, expected=-1, atol=0, source="toy")
+check("exercise c", answer_c, expected=-1, atol=0, source="toy", kind="claim")
 ```
 
 ```{solution-end}

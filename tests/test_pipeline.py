@@ -46,7 +46,7 @@ CHAPTER = textwrap.dedent(
 
     ```{code-cell} ipython3
     from saddlebook.checks import check
-    check("value below five", value, hi=5, source="toy")
+    check("value below five", value, hi=5, source="toy", kind="claim")
     ```
     """
 )
@@ -145,10 +145,28 @@ def test_verification_table_escapes_and_counts():
     rec = {
         "chapter": "01-x", "parameters": {"a": 1}, "overrides": {},
         "checks": [{"name": "a|b", "measured": 1.0, "expected": 1.0, "rtol": 0, "atol": 1e-12,
-                    "lo": None, "hi": None, "passed": True, "source": "NOTES §3"}],
+                    "lo": None, "hi": None, "passed": True, "source": "NOTES §3", "kind": "claim",
+                    "margin": 1.0},
+                   {"name": "algebra", "measured": 0.0, "expected": None, "rtol": None, "atol": None,
+                    "lo": None, "hi": 1e-12, "passed": True, "source": "derived here",
+                    "kind": "consistency", "margin": 1.0}],
     }
     md = verification_markdown([rec])
-    assert "**1 of 1 checks passed**" in md and "a\\|b" in md
+    assert "**2 of 2 checks passed**" in md and "a\\|b" in md
+    assert "1 claims and 1 consistency checks" in md
+    assert "Claims (1)" in md and "Consistency checks (1)" in md
+    assert "No falsification record" in md
+    fals = {"made_at": "2026-12-01", "commit": "0123456789abcdef", "setting": "quick", "seconds": 4.0,
+            "counterfactuals": {"phi_zero": "φ ≡ 0"},
+            "chapters": {"01-x": {"baseline": "completed",
+                                  "runs": {"phi_zero": {"status": "completed", "seconds": 1.0, "failed": []}},
+                                  "claims": {"a|b": {"baseline_passed": True, "broken_by": []}}}}}
+    md = verification_markdown([rec], fals)
+    assert "**0 of the 1 claim checks of this build failed" in md
+    assert "- 01-x: a\\|b" in md  # listed by name as not broken
+    fals["chapters"]["01-x"]["claims"]["a|b"]["broken_by"] = ["phi_zero"]
+    md = verification_markdown([rec], fals)
+    assert "**1 of the 1 claim checks" in md and "| `phi_zero` |" in md
 
 
 def test_incremental_rebuild_executes_only_what_changed(book):

@@ -19,6 +19,8 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
+from .counterfactual import active
+
 __all__ = [
     "ACTIVATIONS",
     "SMOOTH",
@@ -254,6 +256,8 @@ def phi(sigma: str | Activation, z: torch.Tensor) -> torch.Tensor:
     _, fn = get_activation(sigma)
     if not isinstance(z, torch.Tensor):
         raise TypeError(f"parameter 'z' must be a torch.Tensor, got {type(z).__name__}")
+    if active("phi_zero"):
+        return torch.zeros_like(z)
     value = fn(z)
     if not z.requires_grad:
         value = value.detach()

@@ -23,6 +23,7 @@ from typing import Callable, Sequence
 
 import torch
 
+from .counterfactual import bend_gradients
 from .activations import Activation, derivative, get_activation
 
 __all__ = ["activation_pair", "NetworkBatch"]
@@ -244,4 +245,5 @@ class NetworkBatch:
             grads[k] = torch.bmm(delta.transpose(1, 2), acts[k])
             delta = torch.bmm(delta, weights[k]) * slopes[k - 1]
         grads[0] = torch.matmul(delta.transpose(1, 2), acts[0])
+        grads = bend_gradients(grads, lambda: torch.stack([w.flatten(1).norm(dim=1) for w in weights]).amin(0))
         return loss, self._observe(out, loss), grads

@@ -1,10 +1,23 @@
-"""Claim checks: one call per claim of the paper that a chapter verifies.
+"""Checks: one call per verified statement of a chapter, of one of two kinds.
+
+``kind="claim"``
+    A measurement compared with what the paper or one of our derivations
+    predicts, at a tolerance the measurement could miss: it fails if the
+    statement is false. Only claims count as evidence for the paper.
+``kind="consistency"``
+    An implementation cross-check, algebra, round-off, or a property of the
+    set-up. Useful, but never evidence for the paper.
 
 Every check records what was measured, what was expected (a value with a
-tolerance, or bounds) and where the claim comes from, then raises a readable
+tolerance, or bounds), its kind, its margin (how far inside the tolerance it
+landed) and where the statement comes from, then raises a readable
 :class:`CheckFailed` if the measurement is out of tolerance. A failed check
 therefore stops the chapter, and the publishing pipeline refuses to publish
 it.
+
+Under the falsification run (environment variable ``SADDLEBOOK_FALSIFY`` set
+to ``1``) a failed check is recorded and does not raise, so that every later
+check of the chapter is still evaluated under the counterfactual.
 
 The records of one chapter run are written, after every check, to the JSON
 file named by the environment variable ``SADDLEBOOK_CHECKS`` (the pipeline
@@ -22,9 +35,11 @@ import os
 import tempfile
 from pathlib import Path
 
-__all__ = ["check", "CheckFailed", "records", "reset"]
+__all__ = ["check", "CheckFailed", "KINDS", "records", "reset", "margin"]
 
 ENV_FILE = "SADDLEBOOK_CHECKS"
+ENV_FALSIFY = "SADDLEBOOK_FALSIFY"
+KINDS = ("claim", "consistency")
 
 _RECORDS: list[dict] = []
 
@@ -71,6 +86,7 @@ def check(
     lo=None,
     hi=None,
     source: str,
+    kind: str,
 ) -> float:
     """Verify one claim and record it.
 
@@ -92,6 +108,10 @@ def check(
     source : str
         Where the claim comes from (NOTES section, theorem, equation, or
         "derived here").
+    kind : {"claim", "consistency"}
+        ``"claim"``: the paper's statement or a prediction of our derivation,
+        which fails if the statement is false. ``"consistency"``: an
+        implementation cross-check, algebra, round-off or a set-up property.
 
     Returns
     -------
@@ -110,6 +130,8 @@ def check(
         raise ValueError("check: name must be a non-empty string")
     if not isinstance(source, str) or not source.strip():
         raise ValueError(f"check {name!r}: source must say where the claim comes from")
+    if kind not in KINDS:
+        raise ValueError(f"check {name!r}: kind must be one of {KINDS}, got {kind!r}")
     m = _as_float(measured, "measured")
     e = None if expected is None else _as_float(expected, "expected")
     lo_f = None if lo is None else _as_float(lo, "lo")
@@ -145,10 +167,12 @@ def check(
         "hi": hi_f,
         "passed": not reasons,
         "source": source,
+        "kind": kind,
     }
+    record["margin"] = margin(record)
     _RECORDS.append(record)
     _write()
-    if reasons:
+    if reasons and os.environ.get(ENV_FALSIFY) != "1":
         want = []
         if e is not None:
             want.append(f"expected {_fmt(e)} ± {_fmt(allowed)}")
@@ -159,6 +183,33 @@ def check(
             f"({'; '.join(reasons)}). Source: {source}"
         )
     return m
+
+
+def margin(record: dict) -> float | None:
+    """How far inside its tolerance a check landed: 1 dead centre, 0 on the edge, < 0 failed.
+
+    For ``expected ± allowed`` it is ``1 - |measured - expected| / allowed``.
+    For bounds it is the distance to the nearest bound divided by the
+    interval's half-width (two bounds) or by the bound's magnitude (one bound,
+    or 1 for a bound at 0). The smallest of the applicable margins is
+    returned; None for a non-finite measurement.
+    """
+    m = record["measured"]
+    if not math.isfinite(m):
+        return None
+    out = []
+    e, lo, hi = record.get("expected"), record.get("lo"), record.get("hi")
+    if e is not None:
+        allowed = (record.get("atol") or 0.0) + (record.get("rtol") or 0.0) * abs(e)
+        out.append(1.0 - abs(m - e) / allowed if allowed > 0 else (1.0 if m == e else -math.inf))
+    if lo is not None and hi is not None and hi > lo:
+        out.append(min(m - lo, hi - m) / ((hi - lo) / 2))
+    else:
+        if lo is not None:
+            out.append((m - lo) / (abs(lo) or 1.0))
+        if hi is not None:
+            out.append((hi - m) / (abs(hi) or 1.0))
+    return min(out)
 
 
 def describe_bounds(record: dict) -> str:

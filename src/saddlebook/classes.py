@@ -32,6 +32,7 @@ from typing import Callable
 
 import torch
 
+from .counterfactual import active
 from .activations import ACTIVATIONS, Activation
 
 __all__ = ["ActivationClass", "NotSmoothError", "classify", "taylor_coefficients", "CLASS_LABELS"]
@@ -404,6 +405,8 @@ def classify(sigma, *, max_order: int = 8, tol: float = 1e-9) -> ActivationClass
         raise NotSmoothError(name, k, side[k][2], side[k][3], at0[k], _H_FINE)
 
     phi_taylor = [-taylor[0], 0.0] + [(k - 1) * taylor[k] for k in range(2, K + 1)]
+    if active("phi_zero"):
+        phi_taylor = [0.0] * len(phi_taylor)
     zero = tol * scale
     q = next((k for k, c in enumerate(phi_taylor) if abs(c) > zero), None)
     alpha = at0[1]

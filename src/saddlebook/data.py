@@ -22,6 +22,7 @@ from typing import Sequence
 import torch
 
 from .activations import Activation, get_activation
+from .counterfactual import current as _counterfactual
 
 __all__ = [
     "gaussian_inputs",
@@ -300,7 +301,14 @@ def sample_moment(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         raise ValueError("parameter 'x' must be a 2-D tensor of shape (n, d)")
     if not isinstance(y, torch.Tensor) or y.dim() != 1 or y.shape[0] != x.shape[0]:
         raise ValueError(f"parameter 'y' must be a 1-D tensor with {x.shape[0]} entries")
-    return (y.to(torch.float64) @ x.to(torch.float64)) / x.shape[0]
+    y, x = y.to(torch.float64), x.to(torch.float64)
+    name = _counterfactual()
+    if name == "wrong_moment":
+        return ((y**3) @ x) / x.shape[0] / float((y * y).mean())
+    m = (y @ x) / x.shape[0]
+    if name == "variance_clock":
+        m = m * (float((y * y).mean()) ** 0.5 / float(torch.linalg.vector_norm(m)))
+    return m
 
 
 def _check_nodes(n_nodes) -> None:
@@ -425,8 +433,32 @@ def population_moment(teacher, cov: torch.Tensor | None = None, n_nodes: int = 2
         if s2 <= 0:
             continue  # v·x = 0 almost surely: the feature is a constant, uncorrelated with x
         s = math.sqrt(s2)
-        m = m + beta * first_hermite(f, s, n_nodes) * sv / s
+        h = first_hermite(f, s, n_nodes)
+        if _counterfactual() == "wrong_moment":  # per feature: E[f³ z] / E[f²]
+            fn = get_activation(f)[1]
+            h = first_hermite(lambda u: fn(u) ** 3, s, n_nodes) / _gauss_mean(lambda u: fn(u) ** 2, s, n_nodes)
+        m = m + beta * h * sv / s
+    if _counterfactual() == "variance_clock":
+        m = m * (_population_variance(teacher, cov) ** 0.5 / float(torch.linalg.vector_norm(m)))
     return m
+
+
+def _gauss_mean(f, s: float, n_nodes: int) -> float:
+    # E[f(s z)], z ~ N(0, 1), by Gauss–Hermite (probabilists' weights).
+    from scipy.special import roots_hermitenorm
+
+    z, w = roots_hermitenorm(n_nodes)
+    zt = torch.as_tensor(z, dtype=torch.float64)
+    return float((f(s * zt) * torch.as_tensor(w / w.sum(), dtype=torch.float64)).sum())
+
+
+def _population_variance(teacher, cov) -> float:
+    # E[y²] of a Gaussian teacher by a fixed Monte Carlo sample (used by one counterfactual only).
+    gen = torch.Generator().manual_seed(0)
+    d = _features(teacher)[0][0].shape[0]
+    z = torch.randn(200_000, d, generator=gen, dtype=torch.float64)
+    x = z if cov is None else z @ torch.linalg.cholesky(cov.to(torch.float64)).T
+    return float((teacher(x).to(torch.float64) ** 2).mean())
 
 
 def angle_blind_gamma(teacher, cov: torch.Tensor | None = None, n_nodes: int = 200) -> float:

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 from scipy.integrate import solve_ivp
 
+from .counterfactual import bend_gradients
 from .activations import Activation, get_activation
 from .losses import _loss_value, check_loss
 from .network import _output, _preactivations, check_shapes
@@ -56,7 +57,8 @@ def _loss_and_gradient(
     with torch.enable_grad():
         value = _loss_value(_output(_preactivations(leaves, x, fn)), y, loss)
         grads = torch.autograd.grad(value, leaves)
-    return value.detach(), [g.detach() for g in grads]
+    grads = bend_gradients([g.detach() for g in grads], lambda: min(float(w.norm()) for w in weights))
+    return value.detach(), grads
 
 
 def _validate(weights, sigma, x, y, loss):

@@ -35,6 +35,7 @@ import torch
 from scipy.special import roots_hermitenorm
 from scipy.integrate import solve_ivp
 
+from .counterfactual import bend_gradients
 from .activations import Activation
 from .batched import activation_pair
 from .data import LinearTeacher, SingleIndexTeacher
@@ -172,6 +173,12 @@ class ReducedChain:
             grads[k] = (g * acts[k - 1]).sum(dim=1)
             g = g * params[k][:, None] * slopes[k - 1]
         grads[0] = (g @ x) / self.root
+        # ‖W_1‖ = ‖w‖ and ‖W_ℓ‖ = |y_ℓ| on the manifold: the same norms the full network uses.
+        grads = bend_gradients(
+            grads,
+            lambda: torch.stack([params[0].norm(dim=1)] + [p.abs() for p in params[1:]]).amin(0),
+            full_network=False,
+        )
         return loss, self._obs(out, loss), grads
 
 

@@ -1,4 +1,4 @@
-"""Command line: ``python -m saddlebook list | run CHAPTER -p NAME VALUE … | build | student | grade NOTEBOOK``.
+"""Command line: ``python -m saddlebook list | run CHAPTER -p NAME VALUE … | build | student | grade NOTEBOOK | falsify``.
 
 Exit codes: 0 success; 1 a chapter or the HTML build failed (the last good
 executed copy is kept); 2 bad input (unknown chapter or parameter, value out
@@ -79,6 +79,15 @@ def _cmd_grade(args, root: Path) -> int:
     return 0
 
 
+def _cmd_falsify(args, root: Path) -> int:
+    from .falsify import falsify
+
+    out = Path(args.out).resolve() if args.out else None
+    falsify(root, chapter_names=args.chapter, counterfactual_names=args.counterfactual,
+            quick=not args.full, jobs=args.jobs, out=out)
+    return 0
+
+
 def make_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m saddlebook", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -107,6 +116,17 @@ def make_parser() -> argparse.ArgumentParser:
     grade.add_argument("--chapter", help="chapter it answers (default: read from the notebook)")
     grade.add_argument("--timeout", type=int, default=None, help="per-cell time limit in seconds (default 300)")
     grade.add_argument("--json", help="also write the report as JSON to this file")
+
+    from ..counterfactual import COUNTERFACTUALS
+
+    fals = sub.add_parser("falsify", help="execute chapters under counterfactual mathematics; "
+                          "record which claim checks each one breaks (book/falsification.json)")
+    fals.add_argument("--chapter", action="append", help="chapter stem or prefix (repeatable; default: all)")
+    fals.add_argument("--counterfactual", action="append", metavar="NAME",
+                      help=f"repeatable; default: all of {', '.join(COUNTERFACTUALS)}")
+    fals.add_argument("--full", action="store_true", help="default parameters instead of the quick setting")
+    fals.add_argument("--jobs", type=int, default=None, help="executions in parallel (default: cores)")
+    fals.add_argument("--out", help="write the record here instead of book/falsification.json")
     return parser
 
 
@@ -144,7 +164,7 @@ def main(argv=None) -> int:
     try:
         root = find_root()
         handler = {"list": _cmd_list, "run": _cmd_run, "build": _cmd_build,
-                   "student": _cmd_student, "grade": _cmd_grade}[args.command]
+                   "student": _cmd_student, "grade": _cmd_grade, "falsify": _cmd_falsify}[args.command]
         return handler(args, root)
     except (ParameterError, FileNotFoundError, GradeError) as err:
         print(f"error: {err}", file=sys.stderr)

@@ -26,7 +26,15 @@ _PACKAGE = Path(__file__).resolve().parents[1]
 
 
 class ChapterFailed(RuntimeError):
-    """A chapter raised (a failed check or any exception) while executing."""
+    """A chapter raised (a failed check or any exception) while executing.
+
+    ``checks`` holds the check records made before the failure (the
+    falsification run reads them).
+    """
+
+    def __init__(self, message: str, checks: list | None = None) -> None:
+        super().__init__(message)
+        self.checks = list(checks or [])
 
 
 def package_digest() -> str:
@@ -151,19 +159,24 @@ def execute(
     out_dir: Path | None = None,
     force: bool = False,
     cell_timeout: int | None = None,
+    env: dict | None = None,
+    paired: bool = False,
 ) -> Execution:
     """Run ``chapter`` with ``overrides`` unless a current executed copy exists.
 
     Parameters are validated first (in-process, no kernel); then the chapter
     is paired, executed by papermill into a temporary file with the kernel
-    named explicitly, and moved into place only on success.
+    named explicitly, and moved into place only on success. ``env`` adds
+    environment variables for the kernel (the falsification run's switches).
+    ``paired=True`` says the caller has already paired the chapter (parallel
+    executions of one chapter must not rewrite its notebook at once).
     """
     overrides = dict(overrides or {})
     parameters = chapter.validate(overrides)
     out_dir = Path(out_dir) if out_dir else chapter.root / "book" / "executed"
     out_dir.mkdir(parents=True, exist_ok=True)
     # Pair first: on a first pairing Jupytext may add its version to the source's header.
-    paired = pair(chapter)
+    paired = chapter.paired if paired else pair(chapter)
     key = cache_key(chapter, parameters)
     if not force and is_current(chapter, parameters, out_dir):
         return Execution(chapter.stem, False, 0.0, read_record(chapter, out_dir))
@@ -174,8 +187,10 @@ def execute(
     os.close(fd)
     tmp_checks = Path(tmp_nb).with_suffix(".checks.json")
     threads = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+    env = dict(env or {})
     saved_env = {k: os.environ.get(k)
-                 for k in (checks.ENV_FILE, "SADDLEBOOK_CHAPTER", "MPLBACKEND", *threads, *MALLOC_ENV)}
+                 for k in (checks.ENV_FILE, "SADDLEBOOK_CHAPTER", "MPLBACKEND", *threads, *MALLOC_ENV, *env)}
+    os.environ.update(env)
     # The chapters' tensors are small: one thread per kernel is fastest, and much
     # faster when other work shares the cores (chapters run in parallel instead).
     for var in threads:
@@ -201,8 +216,9 @@ def execute(
     except Exception as err:  # papermill wraps cell errors; anything else is a failure too
         # The failed output carries papermill's error banner: never publish it.
         Path(tmp_nb).unlink(missing_ok=True)
+        made = json.loads(tmp_checks.read_text()) if tmp_checks.is_file() else []
         tmp_checks.unlink(missing_ok=True)
-        raise ChapterFailed(_failure_message(chapter, err)) from None
+        raise ChapterFailed(_failure_message(chapter, err), made) from None
     finally:
         seconds = time.perf_counter() - start
         for k, v in saved_env.items():

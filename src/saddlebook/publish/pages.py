@@ -1,7 +1,9 @@
 """Pages generated from the chapters' execution records (never hand-written).
 
-The Verification page is one table of every check in the book, written from
-the JSON record beside each executed notebook.
+The Verification page lists every check in the book by chapter and kind
+(claim or consistency) with its margin, written from the JSON record beside
+each executed notebook, and, when ``book/falsification.json`` is present, the
+counterfactuals that broke each claim.
 """
 from __future__ import annotations
 
@@ -16,20 +18,88 @@ def _cell(text) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
-def verification_markdown(records: list[dict]) -> str:
+def _margin(c: dict) -> str:
+    m = c.get("margin")
+    return "-" if m is None else f"{m:.2f}"
+
+
+def _broken_by(c: dict, chapter: dict | None) -> str:
+    if chapter is None:
+        return "not run"
+    claim = chapter["claims"].get(c["name"])
+    if claim is None:
+        return "not in run"
+    return ", ".join(f"`{n}`" for n in claim["broken_by"]) or "**none**"
+
+
+def _falsification_summary(records: list[dict], fals: dict | None) -> list[str]:
+    if fals is None:
+        return [
+            "No falsification record is present (`python -m saddlebook falsify` writes "
+            "`book/falsification.json`), so this build does not say which claims a "
+            "counterfactual would break.",
+            "",
+        ]
+    claims = [(r["chapter"], c) for r in records for c in r["checks"] if c.get("kind") == "claim"]
+    shown = [(stem, c) for stem, c in claims if _broken_by(c, fals["chapters"].get(stem)).startswith("`")]
+    lines = [
+        f"The falsification run of {fals['made_at']} (commit `{fals['commit'][:12]}`, chapters in "
+        f"their {fals['setting']} setting, {fals['seconds']:.0f} s) executed every chapter once per "
+        "counterfactual below, with failed checks recorded instead of raised:",
+        "",
+        "| counterfactual | what it changes |",
+        "|---|---|",
+    ]
+    lines += [f"| `{k}` | {_cell(v)} |" for k, v in fals["counterfactuals"].items()]
+    lines += [
+        "",
+        f"**{len(shown)} of the {len(claims)} claim checks of this build failed under at least one "
+        "counterfactual** (column *broken by* below). A claim marked *not in run* has a name "
+        "that the falsification setting does not produce (it depends on parameters that differ "
+        "between the two settings).",
+        "",
+    ]
+    unbroken = [(stem, c) for stem, c in claims if _broken_by(c, fals["chapters"].get(stem)) == "**none**"]
+    if unbroken:
+        lines += ["Claim checks that no counterfactual broke:", ""]
+        lines += [f"- {stem}: {_cell(c['name'])}" for stem, c in unbroken]
+        lines.append("")
+    stopped = [
+        f"- {stem} under `{cf}`: {_cell(run['status'])}"
+        for stem, ch in fals["chapters"].items() for cf, run in ch["runs"].items()
+        if run["status"] != "completed"
+    ]
+    if stopped:
+        lines += ["Runs that stopped early (the checks after the stop were not evaluated):", ""] + stopped + [""]
+    return lines
+
+
+def verification_markdown(records: list[dict], falsification: dict | None = None) -> str:
     total = sum(len(r["checks"]) for r in records)
     passed = sum(c["passed"] for r in records for c in r["checks"])
+    n_claim = sum(c.get("kind") == "claim" for r in records for c in r["checks"])
     lines = [
         "(verification)=",
         "# Verification",
         "",
-        "Every claim the book verifies is a call to `saddlebook.checks.check`, which raises "
+        "Every statement the book verifies is a call to `saddlebook.checks.check`, which raises "
         "if the measured value is out of tolerance; a chapter with a failing check is not "
-        "published. This table is written by the build from the records of the executed "
+        "published. This page is written by the build from the records of the executed "
         "chapters, so it always matches the pages you are reading.",
         "",
-        f"**{passed} of {total} checks passed** across {len(records)} chapters.",
+        "Each check has a kind. A **claim** compares a measurement with what the paper or one "
+        "of our derivations predicts, at a tolerance the measurement could miss; only claims "
+        "are evidence for the paper. A **consistency** check is an implementation cross-check, "
+        "algebra, round-off or a property of the set-up. The **margin** says how far inside "
+        "its tolerance a check landed: 1 dead centre, 0 on the edge (for bounds: the distance "
+        "to the nearest bound over the interval's half-width, or over the bound's magnitude).",
         "",
+        f"**{passed} of {total} checks passed** across {len(records)} chapters: "
+        f"{n_claim} claims and {total - n_claim} consistency checks.",
+        "",
+        "## Falsification",
+        "",
+        *_falsification_summary(records, falsification),
         "## Parameters used",
         "",
         "| chapter | executed | seconds | parameters |",
@@ -44,26 +114,56 @@ def verification_markdown(records: list[dict]) -> str:
             f"| {_cell(r['chapter'])} | {_cell(r.get('executed_at', ''))} | "
             f"{r.get('seconds', '')} | {_cell(params)} |"
         )
-    lines += [
-        "",
-        "## Checks",
-        "",
-        "| chapter | claim | measured | expected | result | source |",
-        "|---|---|---|---|---|---|",
-    ]
+    lines += ["", "## Checks by chapter", ""]
     for r in records:
-        for c in r["checks"]:
-            result = "pass" if c["passed"] else "**FAIL**"
-            lines.append(
-                f"| {_cell(r['chapter'])} | {_cell(c['name'])} | {format_value(c['measured'])} | "
-                f"{_cell(describe_bounds(c))} | {result} | {_cell(c['source'])} |"
-            )
+        if not r["checks"]:
+            continue
+        fals = None if falsification is None else falsification["chapters"].get(r["chapter"], None)
+        claims = [c for c in r["checks"] if c.get("kind") == "claim"]
+        others = [c for c in r["checks"] if c.get("kind") != "claim"]
+        lines += [f"### {r['chapter']}", ""]
+        if claims:
+            lines += [
+                f"Claims ({len(claims)})",
+                "",
+                "| claim | measured | expected | margin | result | broken by | source |",
+                "|---|---|---|---|---|---|---|",
+            ]
+            for c in claims:
+                result = "pass" if c["passed"] else "**FAIL**"
+                broken = "-" if falsification is None else _broken_by(c, fals)
+                lines.append(
+                    f"| {_cell(c['name'])} | {format_value(c['measured'])} | {_cell(describe_bounds(c))} | "
+                    f"{_margin(c)} | {result} | {broken} | {_cell(c['source'])} |"
+                )
+            lines.append("")
+        if others:
+            lines += [
+                f"Consistency checks ({len(others)})",
+                "",
+                "| check | measured | expected | margin | result | source |",
+                "|---|---|---|---|---|---|",
+            ]
+            for c in others:
+                result = "pass" if c["passed"] else "**FAIL**"
+                lines.append(
+                    f"| {_cell(c['name'])} | {format_value(c['measured'])} | {_cell(describe_bounds(c))} | "
+                    f"{_margin(c)} | {result} | {_cell(c['source'])} |"
+                )
+            lines.append("")
     return "\n".join(lines) + "\n"
+
+
+def _falsification(root: Path) -> dict | None:
+    path = root / "book" / "falsification.json"
+    return json.loads(path.read_text()) if path.is_file() else None
 
 
 def write_verification(root: Path, chapters: list[Chapter]) -> Path:
     """Write only the Verification page (see :func:`write_generated` for all pages)."""
-    return _write_if_changed(root / GENERATED / "verification.md", verification_markdown(_records(chapters)))
+    return _write_if_changed(
+        root / GENERATED / "verification.md", verification_markdown(_records(chapters), _falsification(root))
+    )
 
 def _git(root: Path, *args: str) -> str:
     import subprocess
@@ -171,6 +271,6 @@ def write_generated(root: Path, chapters: list[Chapter]) -> list[Path]:
     """Write every generated page (Verification, Provenance)."""
     records = _records(chapters)
     return [
-        _write_if_changed(root / GENERATED / "verification.md", verification_markdown(records)),
+        _write_if_changed(root / GENERATED / "verification.md", verification_markdown(records, _falsification(root))),
         _write_if_changed(root / GENERATED / "provenance.md", provenance_markdown(root, records)),
     ]
