@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import os
 
-__all__ = ["COUNTERFACTUALS", "ENV", "active", "current"]
+__all__ = ["COUNTERFACTUALS", "ENV", "active", "bend_gradients", "current"]
 
 ENV = "SADDLEBOOK_COUNTERFACTUAL"
 
