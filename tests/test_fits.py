@@ -8,7 +8,7 @@ import torch
 
 from saddlebook.batched import NetworkBatch
 from saddlebook.escape import sweep
-from saddlebook.fits import fit_log, fit_power, local_slopes, loglog_slope
+from saddlebook.fits import corrected_exponent, fit_log, fit_power, local_slopes, log_power, loglog_slope
 from saddlebook.parameters import ParameterError
 from saddlebook.perf import gd_escape, gd_step_for_accuracy, gradient_flops
 from saddlebook.reduced import critical_depth_integral
@@ -80,3 +80,23 @@ def test_gd_escape_converges_to_the_engine_time():
     assert errs[1] < errs[0] < 0.05  # first-order convergence in the step
     eta, trials = gd_step_for_accuracy(prob, W, level, s.tau, etas=[0.4, 0.2, 0.1, 0.05], rtol=errs[0] * 1.01)
     assert eta == pytest.approx(0.2) and len(trials) <= 2
+
+
+def test_corrected_exponent_removes_the_linear_correction():
+    e = np.geomspace(1e-3, 1e-1, 6)
+    v = -0.3 * e * (1 + 5.0 * e)  # the plain local slope is biased by about beta * eps
+    assert local_slopes(e[:2], np.abs(v[:2]))[1][0] > 1.005
+    assert corrected_exponent(e, v) == pytest.approx(1.0, abs=2e-3)
+    assert corrected_exponent(e, e**2 * (1 + e)) == pytest.approx(2.0, abs=1e-4)
+    with pytest.raises(ParameterError, match="n_smallest"):
+        corrected_exponent(e, v, n_smallest=3)
+    with pytest.raises(ParameterError):
+        corrected_exponent(e[:3], v[:3])
+
+
+def test_log_power_tells_a_log_factor_from_none():
+    e = np.geomspace(1e-4, 1e-1, 7)
+    assert log_power(e, 2.0 * np.log(1 / e)) == pytest.approx(1.0, abs=1e-12)
+    assert log_power(e, 3.0 + 0 * e) == pytest.approx(0.0, abs=1e-12)
+    with pytest.raises(ParameterError, match="eps < 1"):
+        log_power([0.5, 2.0], [1.0, 1.0])
