@@ -47,3 +47,19 @@ def test_a_claim_is_broken_by_the_counterfactual_that_falsifies_it(toy, tmp_path
 def test_unknown_counterfactual_is_refused_before_anything_runs(toy):
     with pytest.raises(ParameterError, match="'counterfactual' = 'flat_earth' is not known; allowed"):
         falsify(toy, counterfactual_names=["flat_earth"])
+
+
+def test_chapter_02_claims_fall_to_a_scaled_layer_gradient(tmp_path):
+    # The cheap real subset: one chapter, quick setting, one counterfactual. Theorem 1's
+    # matrix form and the derived GD drift coefficient both rest on the true gradient,
+    # so scaling one layer's gradient must break them, and without it they must pass.
+    from saddlebook.publish.chapters import find_root
+
+    record = falsify(find_root(), chapter_names=["02"], counterfactual_names=["gradient_scale"],
+                     out=tmp_path / "fals.json", jobs=2, log=lambda *_: None)
+    ch = record["chapters"]["02-imbalance-identity"]
+    assert ch["baseline"] == "completed"
+    assert all(c["baseline_passed"] for c in ch["claims"].values())
+    broken = {name for name, c in ch["claims"].items() if c["broken_by"] == ["gradient_scale"]}
+    assert "matrix imbalance identity, all smooth activations and losses: max relative error" in broken
+    assert any(name.startswith("linear network, GD over fixed flow time: drift/eta") for name in broken)

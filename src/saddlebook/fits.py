@@ -93,9 +93,9 @@ def local_slopes(eps, tau) -> tuple[np.ndarray, np.ndarray]:
 
 
 def corrected_exponent(eps, values, n_smallest: int = 4) -> float:
-    """Exponent p of |v| = a ε^p (1 + β ε + …), with its first correction fitted.
+    """Exponent p of ``|v| = a ε^p (1 + β ε + …)``, with its first correction fitted.
 
-    Least squares of log|v| on (log ε, 1, ε) over the ``n_smallest`` smallest
+    Least squares of ``log|v|`` on (log ε, 1, ε) over the ``n_smallest`` smallest
     ε. The correction term removes the O(ε) bias of a plain log–log slope
     (a relative correction βε bends the local slope by about βε); with
     ``n_smallest`` ≥ 4 the three parameters are over-determined, so a
