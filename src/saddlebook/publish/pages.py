@@ -32,6 +32,20 @@ def _broken_by(c: dict, chapter: dict | None) -> str:
     return ", ".join(f"`{n}`" for n in claim["broken_by"]) or "**none**"
 
 
+def _check_table(title: str, what: str, rows: list[dict], broken_by) -> list[str]:
+    # One table of checks; claims carry the extra "broken by" column.
+    if not rows:
+        return []
+    extra = " broken by |" if broken_by else ""
+    lines = [title, "", f"| {what} | measured | expected | margin | result |{extra} source |",
+             "|---|---|---|---|---|" + ("---|" if broken_by else "") + "---|"]
+    for c in rows:
+        cells = [_cell(c["name"]), format_value(c["measured"]), _cell(describe_bounds(c)), _margin(c),
+                 "pass" if c["passed"] else "**FAIL**"] + ([broken_by(c)] if broken_by else []) + [_cell(c["source"])]
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines + [""]
+
+
 def _falsification_summary(records: list[dict], fals: dict | None) -> list[str]:
     if fals is None:
         return [
@@ -122,35 +136,9 @@ def verification_markdown(records: list[dict], falsification: dict | None = None
         claims = [c for c in r["checks"] if c.get("kind") == "claim"]
         others = [c for c in r["checks"] if c.get("kind") != "claim"]
         lines += [f"### {r['chapter']}", ""]
-        if claims:
-            lines += [
-                f"Claims ({len(claims)})",
-                "",
-                "| claim | measured | expected | margin | result | broken by | source |",
-                "|---|---|---|---|---|---|---|",
-            ]
-            for c in claims:
-                result = "pass" if c["passed"] else "**FAIL**"
-                broken = "-" if falsification is None else _broken_by(c, fals)
-                lines.append(
-                    f"| {_cell(c['name'])} | {format_value(c['measured'])} | {_cell(describe_bounds(c))} | "
-                    f"{_margin(c)} | {result} | {broken} | {_cell(c['source'])} |"
-                )
-            lines.append("")
-        if others:
-            lines += [
-                f"Consistency checks ({len(others)})",
-                "",
-                "| check | measured | expected | margin | result | source |",
-                "|---|---|---|---|---|---|",
-            ]
-            for c in others:
-                result = "pass" if c["passed"] else "**FAIL**"
-                lines.append(
-                    f"| {_cell(c['name'])} | {format_value(c['measured'])} | {_cell(describe_bounds(c))} | "
-                    f"{_margin(c)} | {result} | {_cell(c['source'])} |"
-                )
-            lines.append("")
+        broken = None if falsification is None else (lambda c, f=fals: _broken_by(c, f))
+        lines += _check_table(f"Claims ({len(claims)})", "claim", claims, broken or (lambda c: "-"))
+        lines += _check_table(f"Consistency checks ({len(others)})", "check", others, None)
     return "\n".join(lines) + "\n"
 
 
