@@ -135,6 +135,7 @@ def falsify(root: Path, *, chapter_names=None, counterfactual_names=None, quick:
             log(f"{c.stem:32s} {broken} of {len(claims)} claim checks broken; "
                 + ", ".join(f"{cf}: {r['status'].split(':')[0]}" for cf, r in runs.items()))
             chapters_out[c.stem] = {
+                "commit": _commit(root),
                 "baseline": baseline["status"],
                 "runs": {cf: {"status": r["status"], "seconds": r["seconds"],
                               "failed": [x["name"] for x in r["checks"] if not x["passed"]]}

@@ -57,9 +57,10 @@ def _falsification_summary(records: list[dict], fals: dict | None) -> list[str]:
     claims = [(r["chapter"], c) for r in records for c in r["checks"] if c.get("kind") == "claim"]
     shown = [(stem, c) for stem, c in claims if _broken_by(c, fals["chapters"].get(stem)).startswith("`")]
     lines = [
-        f"The falsification run of {fals['made_at']} (commit `{fals['commit'][:12]}`, chapters in "
-        f"their {fals['setting']} setting, {fals['seconds']:.0f} s) executed every chapter once per "
-        "counterfactual below, with failed checks recorded instead of raised:",
+        f"The falsification record (last run {fals['made_at']}, commit `{fals['commit'][:12]}`; a run "
+        "for some chapters replaces only their entries, and each chapter's commit is in "
+        f"`book/falsification.json`) executed the chapters in their {fals['setting']} setting once as "
+        "they are and once per counterfactual below, with failed checks recorded instead of raised:",
         "",
         "| counterfactual | what it changes |",
         "|---|---|",
