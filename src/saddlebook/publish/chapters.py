@@ -84,6 +84,22 @@ class Chapter:
         """
         return bool((self.notebook.metadata.get("saddlebook") or {}).get("run_alone", False))
 
+    @property
+    def draws(self) -> list[dict]:
+        """The other draws the chapter's claims must hold at, from its front matter.
+
+        ``saddlebook: {draws: [{seed: 1}, {seed: 2}, ...]}``: each entry is a set
+        of parameter overrides (seeds only, by convention) that
+        ``python -m saddlebook draws`` executes; empty if none are declared.
+        """
+        draws = (self.notebook.metadata.get("saddlebook") or {}).get("draws", [])
+        if not isinstance(draws, list) or not all(isinstance(d, dict) and d for d in draws):
+            raise ParameterError(
+                f"chapter {self.stem}: front matter 'saddlebook: draws' must be a list of "
+                "non-empty parameter mappings, e.g. [{seed: 1}, {seed: 2}]"
+            )
+        return [dict(d) for d in draws]
+
     def _tagged(self, tag: str) -> str:
         cells = [
             c for c in self.notebook.cells

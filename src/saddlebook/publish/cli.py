@@ -1,4 +1,4 @@
-"""Command line: ``python -m saddlebook list | run CHAPTER -p NAME VALUE … | build | student | grade NOTEBOOK | falsify``.
+"""Command line: ``python -m saddlebook list | run CHAPTER -p NAME VALUE … | build | student | grade NOTEBOOK | falsify | draws``.
 
 Exit codes: 0 success; 1 a chapter or the HTML build failed (the last good
 executed copy is kept); 2 bad input (unknown chapter or parameter, value out
@@ -88,6 +88,14 @@ def _cmd_falsify(args, root: Path) -> int:
     return 0
 
 
+def _cmd_draws(args, root: Path) -> int:
+    from .draws import draws
+
+    out = Path(args.out).resolve() if args.out else None
+    draws(root, chapter_names=args.chapter, quick_too=args.quick_too, jobs=args.jobs, out=out)
+    return 0
+
+
 def make_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m saddlebook", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -127,6 +135,15 @@ def make_parser() -> argparse.ArgumentParser:
     fals.add_argument("--full", action="store_true", help="default parameters instead of the quick setting")
     fals.add_argument("--jobs", type=int, default=None, help="executions in parallel (default: cores)")
     fals.add_argument("--out", help="write the record here instead of book/falsification.json")
+
+    other = sub.add_parser("draws", help="execute chapters at the other draws their front matter declares; "
+                           "record which checks hold at each (book/draws.json)")
+    other.add_argument("--chapter", action="append", help="chapter stem or prefix (repeatable; "
+                       "default: every chapter that declares draws)")
+    other.add_argument("--no-quick", dest="quick_too", action="store_false",
+                       help="only the default setting (default: the quick setting too, where a chapter has one)")
+    other.add_argument("--jobs", type=int, default=None, help="executions in parallel (default: cores)")
+    other.add_argument("--out", help="write the record here instead of book/draws.json")
     return parser
 
 
@@ -164,7 +181,8 @@ def main(argv=None) -> int:
     try:
         root = find_root()
         handler = {"list": _cmd_list, "run": _cmd_run, "build": _cmd_build,
-                   "student": _cmd_student, "grade": _cmd_grade, "falsify": _cmd_falsify}[args.command]
+                   "student": _cmd_student, "grade": _cmd_grade, "falsify": _cmd_falsify,
+                   "draws": _cmd_draws}[args.command]
         return handler(args, root)
     except (ParameterError, FileNotFoundError, GradeError) as err:
         print(f"error: {err}", file=sys.stderr)

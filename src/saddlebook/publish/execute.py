@@ -88,6 +88,8 @@ def pair(chapter: Chapter) -> Path:
     """Write the Jupytext-paired ``.ipynb`` beside the MyST source (inputs only)."""
     from jupytext.cli import jupytext as jupytext_cli
 
+    # The MyST source is the truth: a stale notebook would hand its own front matter back to it.
+    chapter.paired.unlink(missing_ok=True)
     jupytext_cli(["--sync", "--quiet", str(chapter.source)])
     if not chapter.paired.is_file():
         raise ChapterFailed(

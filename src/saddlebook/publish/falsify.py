@@ -27,38 +27,11 @@ from pathlib import Path
 from ..checks import ENV_FALSIFY
 from ..counterfactual import COUNTERFACTUALS, ENV
 from ..parameters import ParameterError
+from ._runs import commit as _commit, run_recorded
 from .chapters import Chapter, chapters as list_chapters, resolve
-from .execute import ChapterFailed, execute, pair
+from .execute import pair
 
 RECORD = Path("book") / "falsification.json"
-
-
-def _run(chapter: Chapter, overrides: dict, counterfactual: str | None, out_dir: str) -> dict:
-    # One execution, in a worker process; never raises, so one bad run cannot hide the others.
-    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-        os.environ[var] = "1"
-    env = {ENV: counterfactual or "", ENV_FALSIFY: "1" if counterfactual else "0"}
-    start = time.perf_counter()
-    try:
-        made = execute(chapter, overrides, out_dir=Path(out_dir), force=True, env=env, paired=True).record["checks"]
-        status = "completed"
-    except ChapterFailed as err:
-        made, status = err.checks, f"stopped: {str(err).splitlines()[0]}"
-    return {
-        "status": status,
-        "seconds": round(time.perf_counter() - start, 1),
-        "checks": [{k: c.get(k) for k in ("name", "kind", "passed", "measured")} for c in made],
-    }
-
-
-def _commit(root: Path) -> str:
-    import subprocess
-
-    try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10)
-    except (OSError, subprocess.TimeoutExpired):
-        return "unknown"
-    return out.stdout.strip() if out.returncode == 0 else "unknown"
 
 
 def _select(root: Path, names) -> list[Chapter]:
@@ -125,7 +98,9 @@ def falsify(root: Path, *, chapter_names=None, counterfactual_names=None, quick:
             overrides = {"quick": True} if quick and "quick" in c.defaults() else {}
             for cf in [None, *cfs]:
                 out_dir = Path(tmp) / c.stem / (cf or "baseline")
-                futures[(c.stem, cf)] = pool.submit(_run, c, overrides, cf, str(out_dir))
+                # The baseline raises on a failed check, as the build does.
+                env = {ENV: cf or "", ENV_FALSIFY: "1" if cf else "0"}
+                futures[(c.stem, cf)] = pool.submit(run_recorded, c, overrides, env, str(out_dir))
         chapters_out = {}
         for c in chosen:
             baseline = futures[(c.stem, None)].result()

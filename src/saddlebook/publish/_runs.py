@@ -1,0 +1,48 @@
+"""One recorded execution of a chapter, for the runs the build does not publish.
+
+The falsification run and the other-draws run both execute chapters into a
+throw-away folder, in worker processes, and keep only the check records.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from pathlib import Path
+
+from ..checks import ENV_FALSIFY
+from .chapters import Chapter
+from .execute import ChapterFailed, execute
+
+FIELDS = ("name", "kind", "passed", "measured", "margin")
+
+
+def run_recorded(chapter: Chapter, overrides: dict, env: dict, out_dir: str) -> dict:
+    """Execute once with failing checks recorded, not raised; never raises.
+
+    One bad run must not hide the others, so an error that stops the chapter
+    becomes the run's status, with the checks made before it.
+    """
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ[var] = "1"
+    start = time.perf_counter()
+    try:
+        made = execute(chapter, overrides, out_dir=Path(out_dir), force=True,
+                       env={ENV_FALSIFY: "1", **env}, paired=True).record["checks"]
+        status = "completed"
+    except ChapterFailed as err:
+        made, status = err.checks, f"stopped: {str(err).splitlines()[0]}"
+    return {
+        "status": status,
+        "seconds": round(time.perf_counter() - start, 1),
+        "checks": [{k: c.get(k) for k in FIELDS} for c in made],
+    }
+
+
+def commit(root: Path) -> str:
+    """The checkout's commit, or ``"unknown"``."""
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return "unknown"
+    return out.stdout.strip() if out.returncode == 0 else "unknown"
