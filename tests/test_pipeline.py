@@ -167,6 +167,19 @@ def test_verification_table_escapes_and_counts():
     fals["chapters"]["01-x"]["claims"]["a|b"]["broken_by"] = ["phi_zero"]
     md = verification_markdown([rec], fals)
     assert "**1 of the 1 claim checks" in md and "| `phi_zero` |" in md
+    assert "No record of other draws" in md
+    drawn = {"made_at": "2026-12-02", "commit": "fedcba9876543210",
+             "chapters": {"01-x": {"runs": [{"overrides": {"seed": 1}, "status": "completed"},
+                                            {"overrides": {"seed": 1, "quick": True}, "status": "completed"}],
+                                   "checks": {"a|b": {"kind": "claim", "runs": 2, "passed": 1, "min_margin": -0.5,
+                                                      "failed_at": [{"seed": 1, "quick": True}]}}}}}
+    md = verification_markdown([rec], fals, drawn)
+    assert "| 01-x | seed=1 | 2 | 0 | 0 of 1 |" in md  # the draw, once for both settings
+    assert "**1 of 2, margin ≥ -0.50**" in md  # a claim that failed somewhere stands out in its row
+    assert "- 01-x, claim: a\\|b (failed at seed=1, quick=True)" in md
+    drawn["chapters"]["01-x"]["checks"]["a|b"].update(passed=2, min_margin=0.5, failed_at=[])
+    md = verification_markdown([rec], fals, drawn)
+    assert "**No check failed at any of these runs.**" in md and "| 2 of 2, margin ≥ 0.50 |" in md
 
 
 def test_incremental_rebuild_executes_only_what_changed(book):

@@ -2,8 +2,9 @@
 
 The Verification page lists every check in the book by chapter and kind
 (claim or consistency) with its margin, written from the JSON record beside
-each executed notebook, and, when ``book/falsification.json`` is present, the
-counterfactuals that broke each claim.
+each executed notebook, and, when ``book/falsification.json`` and
+``book/draws.json`` are present, the counterfactuals that broke each claim and
+how each claim fared at the other draws.
 """
 from __future__ import annotations
 
@@ -32,18 +33,77 @@ def _broken_by(c: dict, chapter: dict | None) -> str:
     return ", ".join(f"`{n}`" for n in claim["broken_by"]) or "**none**"
 
 
-def _check_table(title: str, what: str, rows: list[dict], broken_by) -> list[str]:
-    # One table of checks; claims carry the extra "broken by" column.
+def _draws_cell(c: dict, chapter: dict | None) -> str:
+    if chapter is None:
+        return "not run"
+    seen = chapter["checks"].get(c["name"])
+    if seen is None:
+        return "not in run"
+    worst = "" if seen["min_margin"] is None else f", margin ≥ {seen['min_margin']:.2f}"
+    text = f"{seen['passed']} of {seen['runs']}{worst}"
+    return text if seen["passed"] == seen["runs"] else f"**{text}**"
+
+
+def _check_table(title: str, what: str, rows: list[dict], extra: list) -> list[str]:
+    # One table of checks; ``extra`` holds (header, cell function) columns (claims: broken by, other draws).
     if not rows:
         return []
-    extra = " broken by |" if broken_by else ""
-    lines = [title, "", f"| {what} | measured | expected | margin | result |{extra} source |",
-             "|---|---|---|---|---|" + ("---|" if broken_by else "") + "---|"]
+    heads = "".join(f" {h} |" for h, _ in extra)
+    lines = [title, "", f"| {what} | measured | expected | margin | result |{heads} source |",
+             "|---|---|---|---|---|" + "---|" * len(extra) + "---|"]
     for c in rows:
         cells = [_cell(c["name"]), format_value(c["measured"]), _cell(describe_bounds(c)), _margin(c),
-                 "pass" if c["passed"] else "**FAIL**"] + ([broken_by(c)] if broken_by else []) + [_cell(c["source"])]
+                 "pass" if c["passed"] else "**FAIL**"] + [f(c) for _, f in extra] + [_cell(c["source"])]
         lines.append("| " + " | ".join(cells) + " |")
     return lines + [""]
+
+
+def _draws_summary(records: list[dict], drawn: dict | None) -> list[str]:
+    if drawn is None:
+        return ["No record of other draws is present (`python -m saddlebook draws` writes "
+                "`book/draws.json`), so this build does not say whether its claims hold at other seeds.", ""]
+    lines = [
+        f"The build checks one draw of every random ingredient (the seeds in *Parameters used* "
+        f"below). The record of other draws (last run {drawn['made_at']}, commit `{drawn['commit'][:12]}`; "
+        "each chapter's commit is in `book/draws.json`) executed each chapter at the other seeds its "
+        "front matter declares (`saddlebook: draws`), in its default and its quick setting, with "
+        "failed checks recorded instead of raised. Column *other draws* below gives, for each claim, "
+        "at how many of those runs it passed and its smallest margin there.",
+        "",
+        "| chapter | other draws | runs | stopped | claims passed at every run |",
+        "|---|---|---|---|---|",
+    ]
+    claims_of = {r["chapter"]: [c for c in r["checks"] if c.get("kind") == "claim"] for r in records}
+    failing, absent = [], []
+    for stem, ch in drawn["chapters"].items():
+        draws = []
+        for run in ch["runs"]:
+            o = {k: v for k, v in run["overrides"].items() if k != "quick"}
+            if o not in draws:
+                draws.append(o)
+        claims = claims_of.get(stem, [])
+        seen = [ch["checks"].get(c["name"]) for c in claims]
+        held = sum(1 for x in seen if x and x["passed"] == x["runs"])
+        stopped = sum(r["status"] != "completed" for r in ch["runs"])
+        lines.append(f"| {stem} | {_cell('; '.join(', '.join(f'{k}={v!r}' for k, v in d.items()) for d in draws))} "
+                     f"| {len(ch['runs'])} | {stopped} | {held} of {len(claims)} |")
+        absent += [f"- {stem}: {_cell(c['name'])}" for c in claims if c["name"] not in ch["checks"]]
+        # every check that failed at some run, including those whose names only the quick setting makes
+        for name, x in ch["checks"].items():
+            if x["passed"] < x["runs"]:
+                at = "; ".join(", ".join(f"{k}={v!r}" for k, v in o.items()) for o in x["failed_at"])
+                failing.append(f"- {stem}, {x['kind']}: {_cell(name)} (failed at {_cell(at)})")
+    lines.append("")
+    lines += (["Checks that failed at some other draw:", ""] + failing + [""]) if failing else [
+        "**No check failed at any of these runs.**", ""]
+    if absent:
+        lines += ["Claims of this build that no run at another draw made (their names depend on "
+                  "parameters the draws change):", ""] + absent + [""]
+    stopped = [f"- {stem} at {_cell(run['overrides'])}: {_cell(run['status'])}"
+               for stem, ch in drawn["chapters"].items() for run in ch["runs"] if run["status"] != "completed"]
+    if stopped:
+        lines += ["Runs that stopped early:", ""] + stopped + [""]
+    return lines
 
 
 def _falsification_summary(records: list[dict], fals: dict | None) -> list[str]:
@@ -89,7 +149,8 @@ def _falsification_summary(records: list[dict], fals: dict | None) -> list[str]:
     return lines
 
 
-def verification_markdown(records: list[dict], falsification: dict | None = None) -> str:
+def verification_markdown(records: list[dict], falsification: dict | None = None,
+                          drawn: dict | None = None) -> str:
     total = sum(len(r["checks"]) for r in records)
     passed = sum(c["passed"] for r in records for c in r["checks"])
     n_claim = sum(c.get("kind") == "claim" for r in records for c in r["checks"])
@@ -115,6 +176,9 @@ def verification_markdown(records: list[dict], falsification: dict | None = None
         "## Falsification",
         "",
         *_falsification_summary(records, falsification),
+        "## Other draws",
+        "",
+        *_draws_summary(records, drawn),
         "## Parameters used",
         "",
         "| chapter | executed | seconds | parameters |",
@@ -133,25 +197,31 @@ def verification_markdown(records: list[dict], falsification: dict | None = None
     for r in records:
         if not r["checks"]:
             continue
-        fals = None if falsification is None else falsification["chapters"].get(r["chapter"], None)
+        fals = None if falsification is None else falsification["chapters"].get(r["chapter"])
+        other = None if drawn is None else drawn["chapters"].get(r["chapter"])
         claims = [c for c in r["checks"] if c.get("kind") == "claim"]
         others = [c for c in r["checks"] if c.get("kind") != "claim"]
         lines += [f"### {r['chapter']}", ""]
-        broken = None if falsification is None else (lambda c, f=fals: _broken_by(c, f))
-        lines += _check_table(f"Claims ({len(claims)})", "claim", claims, broken or (lambda c: "-"))
-        lines += _check_table(f"Consistency checks ({len(others)})", "check", others, None)
+        extra = [("broken by", (lambda c: "-") if falsification is None else (lambda c, f=fals: _broken_by(c, f))),
+                 ("other draws", (lambda c: "-") if drawn is None else (lambda c, d=other: _draws_cell(c, d)))]
+        lines += _check_table(f"Claims ({len(claims)})", "claim", claims, extra)
+        lines += _check_table(f"Consistency checks ({len(others)})", "check", others, [])
     return "\n".join(lines) + "\n"
 
 
-def _falsification(root: Path) -> dict | None:
-    path = root / "book" / "falsification.json"
+def _record(root: Path, name: str) -> dict | None:
+    path = root / "book" / name
     return json.loads(path.read_text()) if path.is_file() else None
+
+
+def _verification(root: Path, records: list[dict]) -> str:
+    return verification_markdown(records, _record(root, "falsification.json"), _record(root, "draws.json"))
 
 
 def write_verification(root: Path, chapters: list[Chapter]) -> Path:
     """Write only the Verification page (see :func:`write_generated` for all pages)."""
     return _write_if_changed(
-        root / GENERATED / "verification.md", verification_markdown(_records(chapters), _falsification(root))
+        root / GENERATED / "verification.md", _verification(root, _records(chapters))
     )
 
 def _git(root: Path, *args: str) -> str:
@@ -260,6 +330,6 @@ def write_generated(root: Path, chapters: list[Chapter]) -> list[Path]:
     """Write every generated page (Verification, Provenance)."""
     records = _records(chapters)
     return [
-        _write_if_changed(root / GENERATED / "verification.md", verification_markdown(records, _falsification(root))),
+        _write_if_changed(root / GENERATED / "verification.md", _verification(root, records)),
         _write_if_changed(root / GENERATED / "provenance.md", provenance_markdown(root, records)),
     ]
