@@ -8,7 +8,8 @@ import torch
 
 from saddlebook.batched import NetworkBatch
 from saddlebook.escape import sweep
-from saddlebook.fits import corrected_exponent, fit_log, fit_power, local_slopes, log_power, loglog_slope
+from saddlebook.fits import (corrected_exponent, fit_log, fit_power, limit_at_zero, local_slopes, log_power,
+                             loglog_slope)
 from saddlebook.parameters import ParameterError
 from saddlebook.perf import gd_escape, gd_step_for_accuracy, gradient_flops
 from saddlebook.reduced import critical_depth_integral
@@ -100,3 +101,14 @@ def test_log_power_tells_a_log_factor_from_none():
     assert log_power(e, 3.0 + 0 * e) == pytest.approx(0.0, abs=1e-12)
     with pytest.raises(ParameterError, match="eps < 1"):
         log_power([0.5, 2.0], [1.0, 1.0])
+
+
+def test_limit_at_zero_is_first_order_richardson():
+    eps = np.array([0.1, 0.02, 0.01])  # unsorted use is fine: the two smallest are taken
+    v = 0.3 - 2.0 * eps + 5.0 * eps**2
+    assert limit_at_zero(eps[::-1], v[::-1]) == pytest.approx(0.3 - 5.0 * 0.01 * 0.02, abs=1e-14)
+    assert limit_at_zero([0.02, 0.01], [0.04, 0.02]) == pytest.approx(0.0, abs=1e-15)  # pure O(eps)
+    with pytest.raises(ParameterError, match="at least 2"):
+        limit_at_zero([0.1], [1.0])
+    with pytest.raises(ParameterError, match="must differ"):
+        limit_at_zero([0.1, 0.1], [1.0, 2.0])

@@ -16,8 +16,8 @@ from scipy.optimize import least_squares
 
 from .parameters import ParameterError
 
-__all__ = ["loglog_slope", "local_slopes", "corrected_exponent", "log_power", "fit_power", "fit_log", "PowerFit",
-           "LogFit"]
+__all__ = ["loglog_slope", "local_slopes", "corrected_exponent", "log_power", "limit_at_zero", "fit_power",
+           "fit_log", "PowerFit", "LogFit"]
 
 
 class PowerFit(NamedTuple):
@@ -146,6 +146,37 @@ def log_power(eps, values) -> float:
     if np.any(e >= 1):
         raise ParameterError("log_power needs eps < 1 (log(1/eps) > 0)")
     return float(np.polyfit(np.log(np.log(1.0 / e)), np.log(v), 1)[0])
+
+
+def limit_at_zero(eps, values) -> float:
+    """The ε → 0 limit of ``values``, extrapolated linearly from the two smallest ε.
+
+    For v(ε) = a + bε + cε² this returns a − c ε₁ε₂ (first-order Richardson
+    extrapolation), so it tests a limit rather than a value at one finite ε.
+
+    Parameters
+    ----------
+    eps : array_like
+        Scales, > 0 and distinct (at least 2).
+    values : array_like
+        Finite values of either sign, same length.
+
+    Returns
+    -------
+    float
+        The extrapolated value at ε = 0.
+    """
+    e = np.asarray(eps, dtype=float).ravel()
+    v = np.asarray(values, dtype=float).ravel()
+    if e.shape != v.shape or e.size < 2:
+        raise ParameterError(f"eps and values need the same length, at least 2 (got {e.size} and {v.size})")
+    if not (np.all(np.isfinite(e)) and np.all(np.isfinite(v)) and np.all(e > 0)):
+        raise ParameterError("eps must be finite and > 0, values finite")
+    order = np.argsort(e)
+    (e1, e2), (v1, v2) = e[order][:2], v[order][:2]
+    if e1 == e2:
+        raise ParameterError("the two smallest eps must differ")
+    return float(v1 - e1 * (v2 - v1) / (e2 - e1))
 
 
 def fit_power(eps, tau) -> PowerFit:
