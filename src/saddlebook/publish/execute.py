@@ -214,6 +214,8 @@ def execute(
             log_output=False,
             request_save_on_cell_execute=False,
             execution_timeout=cell_timeout,
+            # nbclient's default 4 s wait for a finished cell's output fails chapters on a loaded machine.
+            iopub_timeout=60,
         )
     except Exception as err:  # papermill wraps cell errors; anything else is a failure too
         # The failed output carries papermill's error banner: never publish it.
