@@ -129,9 +129,9 @@ def _falsification_summary(records: list[dict], fals: dict | None) -> list[str]:
     lines += [
         "",
         f"**{len(shown)} of the {len(claims)} claim checks of this build failed under at least one "
-        "counterfactual** (column *broken by* below). A claim marked *not in run* has a name "
-        "that the falsification setting does not produce (it depends on parameters that differ "
-        "between the two settings).",
+        "counterfactual** (column *broken by* below). A claim marked *not in run* has no entry in "
+        "the record: its name depends on parameters that differ from the falsification setting, or "
+        "the claim was changed after its chapter's falsification run.",
         "",
     ]
     unbroken = [(stem, c) for stem, c in claims if _broken_by(c, fals["chapters"].get(stem)) == "**none**"]
