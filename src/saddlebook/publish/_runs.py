@@ -5,9 +5,13 @@ throw-away folder, in worker processes, and keep only the check records.
 """
 from __future__ import annotations
 
+import multiprocessing
 import os
 import subprocess
+import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 from ..checks import ENV_FALSIFY
@@ -46,3 +50,13 @@ def commit(root: Path) -> str:
     except (OSError, subprocess.TimeoutExpired):
         return "unknown"
     return out.stdout.strip() if out.returncode == 0 else "unknown"
+
+
+@contextmanager
+def worker_pool(prefix: str, jobs: int | None):
+    """A throw-away folder and a pool of spawned workers (``jobs``, default the number of cores)."""
+    context = multiprocessing.get_context("spawn")
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp, ProcessPoolExecutor(
+        max_workers=jobs or os.cpu_count() or 1, mp_context=context
+    ) as pool:
+        yield Path(tmp), pool

@@ -14,16 +14,12 @@ at how many of those runs it passed and its smallest margin there.
 from __future__ import annotations
 
 import json
-import multiprocessing
-import os
-import tempfile
 import time
-from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path
 
 from ..parameters import ParameterError
-from ._runs import commit, run_recorded
+from ._runs import commit, run_recorded, worker_pool
 from .chapters import Chapter, chapters as list_chapters, resolve
 from .execute import pair
 
@@ -88,12 +84,9 @@ def draws(root: Path, *, chapter_names=None, quick_too: bool = True, jobs: int |
     for c in chosen:
         pair(c)
     start = time.perf_counter()
-    context = multiprocessing.get_context("spawn")
-    with tempfile.TemporaryDirectory(prefix="saddlebook-draws-") as tmp, ProcessPoolExecutor(
-        max_workers=jobs or os.cpu_count() or 1, mp_context=context
-    ) as pool:
+    with worker_pool("saddlebook-draws-", jobs) as (tmp, pool):
         futures = {
-            (c.stem, i): pool.submit(run_recorded, c, overrides, {}, str(Path(tmp) / c.stem / str(i)))
+            (c.stem, i): pool.submit(run_recorded, c, overrides, {}, str(tmp / c.stem / str(i)))
             for c in chosen for i, overrides in enumerate(plans[c.stem])
         }
         chapters_out = {}

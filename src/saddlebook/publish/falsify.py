@@ -16,18 +16,14 @@ commit and setting it was made at.
 from __future__ import annotations
 
 import json
-import multiprocessing
-import os
-import tempfile
 import time
-from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path
 
 from ..checks import ENV_FALSIFY
 from ..counterfactual import COUNTERFACTUALS, ENV
 from ..parameters import ParameterError
-from ._runs import commit as _commit, run_recorded
+from ._runs import commit as _commit, run_recorded, worker_pool
 from .chapters import Chapter, chapters as list_chapters, resolve
 from .execute import pair
 
@@ -89,15 +85,12 @@ def falsify(root: Path, *, chapter_names=None, counterfactual_names=None, quick:
         c.validate({"quick": True} if quick and "quick" in c.defaults() else {})
         pair(c)
     start = time.perf_counter()
-    context = multiprocessing.get_context("spawn")
-    with tempfile.TemporaryDirectory(prefix="saddlebook-falsify-") as tmp, ProcessPoolExecutor(
-        max_workers=jobs or os.cpu_count() or 1, mp_context=context
-    ) as pool:
+    with worker_pool("saddlebook-falsify-", jobs) as (tmp, pool):
         futures = {}
         for c in chosen:
             overrides = {"quick": True} if quick and "quick" in c.defaults() else {}
             for cf in [None, *cfs]:
-                out_dir = Path(tmp) / c.stem / (cf or "baseline")
+                out_dir = tmp / c.stem / (cf or "baseline")
                 # The baseline raises on a failed check, as the build does.
                 env = {ENV: cf or "", ENV_FALSIFY: "1" if cf else "0"}
                 futures[(c.stem, cf)] = pool.submit(run_recorded, c, overrides, env, str(out_dir))
