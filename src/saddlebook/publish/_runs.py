@@ -5,6 +5,7 @@ throw-away folder, in worker processes, and keep only the check records.
 """
 from __future__ import annotations
 
+import json
 import multiprocessing
 import os
 import subprocess
@@ -60,3 +61,12 @@ def worker_pool(prefix: str, jobs: int | None):
         max_workers=jobs or os.cpu_count() or 1, mp_context=context
     ) as pool:
         yield Path(tmp), pool
+
+
+def write_record(target: Path, record: dict, merge: bool) -> None:
+    """Write a run's record; with ``merge``, its chapters replace only theirs in the record already there."""
+    if merge:
+        old = json.loads(target.read_text()) if target.is_file() else {}
+        record["chapters"] = {**old.get("chapters", {}), **record["chapters"]}
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(json.dumps(record, indent=1, ensure_ascii=False) + "\n")

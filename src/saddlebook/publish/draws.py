@@ -13,13 +13,12 @@ at how many of those runs it passed and its smallest margin there.
 """
 from __future__ import annotations
 
-import json
 import time
 from datetime import datetime, timezone
 from pathlib import Path
 
 from ..parameters import ParameterError
-from ._runs import commit, run_recorded, worker_pool
+from ._runs import commit, run_recorded, worker_pool, write_record
 from .chapters import Chapter, chapters as list_chapters, resolve
 from .execute import pair
 
@@ -103,10 +102,6 @@ def draws(root: Path, *, chapter_names=None, quick_too: bool = True, jobs: int |
         "chapters": chapters_out,
     }
     target = out or root / RECORD
-    if out is None and chapter_names:
-        old = json.loads(target.read_text()) if target.is_file() else {}
-        record["chapters"] = {**old.get("chapters", {}), **chapters_out}
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(json.dumps(record, indent=1, ensure_ascii=False) + "\n")
+    write_record(target, record, merge=out is None and bool(chapter_names))
     log(f"draws record: {target} ({record['seconds']} s)")
     return record

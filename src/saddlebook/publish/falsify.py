@@ -15,7 +15,6 @@ commit and setting it was made at.
 """
 from __future__ import annotations
 
-import json
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -23,7 +22,7 @@ from pathlib import Path
 from ..checks import ENV_FALSIFY
 from ..counterfactual import COUNTERFACTUALS, ENV
 from ..parameters import ParameterError
-from ._runs import commit as _commit, run_recorded, worker_pool
+from ._runs import commit as _commit, run_recorded, worker_pool, write_record
 from .chapters import Chapter, chapters as list_chapters, resolve
 from .execute import pair
 
@@ -119,12 +118,7 @@ def falsify(root: Path, *, chapter_names=None, counterfactual_names=None, quick:
         "chapters": chapters_out,
     }
     target = out or root / RECORD
-    if out is None and chapter_names:
-        # A partial run updates only its own chapters in the book's record.
-        old = json.loads(target.read_text()) if target.is_file() else {}
-        if old.get("chapters"):
-            record["chapters"] = {**old["chapters"], **chapters_out}
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(json.dumps(record, indent=1, ensure_ascii=False) + "\n")
+    # A partial run updates only its own chapters in the book's record.
+    write_record(target, record, merge=out is None and bool(chapter_names))
     log(f"falsification record: {target} ({record['seconds']} s)")
     return record
