@@ -4,7 +4,7 @@ import pytest
 import torch
 
 import saddlebook as sb
-from saddlebook.activations import ACTIVATIONS, SMOOTH, derivative, get_activation, phi, quadratic
+from saddlebook.nets import ACTIVATIONS, SMOOTH, derivative, get_activation, phi, quadratic
 
 F64 = torch.float64
 

@@ -2,8 +2,8 @@ import json
 
 import pytest
 
-from saddlebook import checks
-from saddlebook.checks import CheckFailed, check
+from saddlebook.book import checks
+from saddlebook.book.checks import CheckFailed, check
 
 
 @pytest.fixture(autouse=True)

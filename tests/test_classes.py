@@ -5,8 +5,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from saddlebook.activations import ACTIVATIONS, SMOOTH, quadratic
-from saddlebook.classes import ActivationClass, NotSmoothError, classify
+from saddlebook.nets import ACTIVATIONS, SMOOTH, quadratic
+from saddlebook.nets._classes import ActivationClass, NotSmoothError, classify
 
 SQRT_PI = math.sqrt(math.pi)
 
@@ -116,7 +116,7 @@ def test_unseen_smooth_callables(fn, label, q, c, alpha, offset):
 
 def test_coefficients_match_phi_numerically():
     # c_q z^q must approximate φ_σ(z) = zσ'(z) − σ(z) near 0.
-    from saddlebook.activations import phi
+    from saddlebook.nets import phi
 
     for fn in (cubic, torch.atan, z_sigmoid_2z, one_plus_tanh, fifth):
         r = classify(fn)
@@ -240,7 +240,7 @@ def test_deterministic_and_str():
 
 
 def test_taylor_coefficients_raw_and_the_trap():
-    from saddlebook.classes import taylor_coefficients
+    from saddlebook.nets import taylor_coefficients
 
     s = taylor_coefficients("tanh", max_order=5)
     assert s == pytest.approx((0.0, 1.0, 0.0, -1.0 / 3.0, 0.0, 2.0 / 15.0), abs=1e-12)

@@ -38,10 +38,10 @@ value = 1.0
 ```{code-cell} ipython3
 :tags: [validate]
 
-from saddlebook import parameters as P
+from saddlebook.book import parameters as P
 quick = P.boolean("quick", quick)
 value = P.real("value", value, 0, 10)
-from saddlebook.checks import check
+from saddlebook.book.checks import check
 ```
 
 ```{exercise} A

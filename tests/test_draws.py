@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from saddlebook.parameters import ParameterError
+from saddlebook.errors import ParameterError
 from saddlebook.publish.chapters import Chapter, find_root
 from saddlebook.publish.draws import draws
 from saddlebook.publish.execute import pair

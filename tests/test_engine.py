@@ -5,10 +5,10 @@ import pytest
 import torch
 
 import saddlebook as sb
-from saddlebook.batched import NetworkBatch, activation_pair
-from saddlebook.engine import integrate, progress_enabled
-from saddlebook.flow import DivergenceError
-from saddlebook.initializers import he_weights
+from saddlebook.dynamics import NetworkBatch, activation_pair
+from saddlebook.dynamics import integrate, progress_enabled
+from saddlebook.errors import DivergenceError
+from saddlebook.nets import he_weights
 
 torch.set_num_threads(1)
 

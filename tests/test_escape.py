@@ -5,10 +5,10 @@ import pytest
 import torch
 
 import saddlebook as sb
-from saddlebook.escape import escape_time, sweep
-from saddlebook.fits import fit_log, fit_power, local_slopes, loglog_slope
-from saddlebook.parameters import ParameterError
-from saddlebook.reduced import blowup_time
+from saddlebook.dynamics import escape_time, sweep
+from saddlebook.theory import fit_log, fit_power, local_slopes, loglog_slope
+from saddlebook.errors import ParameterError
+from saddlebook.theory import blowup_time
 
 torch.set_num_threads(1)
 

@@ -4,7 +4,7 @@ import textwrap
 
 import pytest
 
-from saddlebook.parameters import ParameterError
+from saddlebook.errors import ParameterError
 from saddlebook.publish.falsify import falsify
 
 from test_pipeline import CHAPTER

@@ -66,23 +66,23 @@ def _modes(d=6, do=3, seed=2):
 
 def test_half_time_inverts_the_closed_form():
     s, u0 = 1.5, 1e-4
-    t = sb.linear.saxe_half_time(s, u0)
+    t = sb.theory.saxe_half_time(s, u0)
     assert float(sb.saxe_mode_strength(t, s, u0)) == pytest.approx(s / 2, rel=1e-12)
     with pytest.raises(ValueError, match="u0"):
-        sb.linear.saxe_half_time(1.0, 2.0)
+        sb.theory.saxe_half_time(1.0, 2.0)
 
 
 def test_modes_init_and_strengths():
     U, V = _modes()
-    w1, w2 = sb.linear.two_layer_modes_init(U, V, 1e-3, hidden=5)
+    w1, w2 = sb.theory.two_layer_modes_init(U, V, 1e-3, hidden=5)
     assert w1.shape == (5, 6) and w2.shape == (3, 5)
     assert torch.allclose(w2 @ w1, 1e-3 * U @ V.T, atol=1e-15)
-    assert torch.allclose(sb.linear.mode_strengths([w1, w2], U, V), torch.full((3,), 1e-3, dtype=F64), rtol=1e-12)
-    assert torch.allclose(sb.linear.growing_mode_strength([w1, w2], U, V), torch.full((3,), 1e-3, dtype=F64), rtol=1e-12)
+    assert torch.allclose(sb.theory.mode_strengths([w1, w2], U, V), torch.full((3,), 1e-3, dtype=F64), rtol=1e-12)
+    assert torch.allclose(sb.theory.growing_mode_strength([w1, w2], U, V), torch.full((3,), 1e-3, dtype=F64), rtol=1e-12)
     with pytest.raises(ValueError, match="hidden"):
-        sb.linear.two_layer_modes_init(U, V, 1e-3, hidden=2)
+        sb.theory.two_layer_modes_init(U, V, 1e-3, hidden=2)
     with pytest.raises(ValueError, match="orthonormal"):
-        sb.linear.two_layer_modes_init(2 * U, V, 1e-3)
+        sb.theory.two_layer_modes_init(2 * U, V, 1e-3)
 
 
 def test_modes_follow_saxe_one_at_a_time():
@@ -91,12 +91,12 @@ def test_modes_follow_saxe_one_at_a_time():
     A = U @ torch.diag(torch.tensor(s, dtype=F64)) @ V.T
     x = sb.whitened_inputs(48, 6, seed=1)
     ts = np.linspace(0, 12, 121)
-    res = sb.gradient_flow(sb.linear.two_layer_modes_init(U, V, 1e-3, hidden=4), "identity", x, x @ A.T,
+    res = sb.gradient_flow(sb.theory.two_layer_modes_init(U, V, 1e-3, hidden=4), "identity", x, x @ A.T,
                            t_max=12.0, t_eval=ts)
-    um = np.array([sb.linear.mode_strengths(w, U, V).numpy() for w in res.weights])
+    um = np.array([sb.theory.mode_strengths(w, U, V).numpy() for w in res.weights])
     th = np.stack([sb.saxe_mode_strength(ts, sk, 1e-3) for sk in s], axis=1)
     assert np.max(np.abs(um - th) / th) < 1e-6
-    halves = [sb.linear.saxe_half_time(sk, 1e-3) for sk in s]
+    halves = [sb.theory.saxe_half_time(sk, 1e-3) for sk in s]
     assert halves[0] < halves[1] < halves[2]
 
 
@@ -106,9 +106,9 @@ def test_growing_mode_strength_predicts_random_small_starts():
     A = U @ torch.diag(torch.tensor(s, dtype=F64)) @ V.T
     x = sb.whitened_inputs(48, 6, seed=1)
     w0 = sb.init_gaussian([6, 6, 3], 1e-3, seed=4)
-    ub = sb.linear.growing_mode_strength(w0, U, V)
+    ub = sb.theory.growing_mode_strength(w0, U, V)
     ts = np.linspace(0, 8, 1601)
     res = sb.gradient_flow(w0, "identity", x, x @ A.T, t_max=8.0, t_eval=ts)
-    u1 = np.array([float(sb.linear.mode_strengths(w, U, V)[0]) for w in res.weights])
+    u1 = np.array([float(sb.theory.mode_strengths(w, U, V)[0]) for w in res.weights])
     t_half = ts[np.argmax(u1 >= s[0] / 2)]
-    assert t_half == pytest.approx(sb.linear.saxe_half_time(s[0], float(ub[0])), abs=0.01)
+    assert t_half == pytest.approx(sb.theory.saxe_half_time(s[0], float(ub[0])), abs=0.01)

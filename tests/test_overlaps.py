@@ -5,7 +5,7 @@ import pytest
 import torch
 
 import saddlebook as sb
-from saddlebook import overlaps as O
+from saddlebook.geometry import _overlaps as O
 
 F64 = torch.float64
 

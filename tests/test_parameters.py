@@ -1,6 +1,6 @@
 import pytest
 
-from saddlebook import parameters as P
+from saddlebook.book import parameters as P
 
 
 def test_choice():

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from saddlebook.parameters import ParameterError
+from saddlebook.errors import ParameterError
 from saddlebook.publish import chapters as chapters_mod
 from saddlebook.publish.chapters import Chapter, chapters, resolve
 from saddlebook.publish.execute import ChapterFailed, cache_key, execute
@@ -40,12 +40,12 @@ CHAPTER = textwrap.dedent(
     ```{code-cell} ipython3
     :tags: [validate]
 
-    from saddlebook import parameters as P
+    from saddlebook.book import parameters as P
     value = P.real("value", value, 0, 10)
     ```
 
     ```{code-cell} ipython3
-    from saddlebook.checks import check
+    from saddlebook.book.checks import check
     check("value below five", value, hi=5, source="toy", kind="claim")
     ```
     """
@@ -200,19 +200,22 @@ def test_incremental_rebuild_executes_only_what_changed(book):
     ]  # parameters changed: both re-execute
 
 
-def test_package_edit_changes_the_key_but_pipeline_edit_does_not(book, tmp_path, monkeypatch):
+def test_an_edit_changes_the_key_of_chapters_that_use_the_module_only(book, tmp_path, monkeypatch):
     import shutil
 
     from saddlebook.publish import execute as execute_mod
 
-    pkg = tmp_path / "pkg"
+    pkg = tmp_path / "saddlebook"  # the key finds imports by the package's name
     shutil.copytree(execute_mod._PACKAGE, pkg, ignore=shutil.ignore_patterns("__pycache__"))
     monkeypatch.setattr(execute_mod, "_PACKAGE", pkg)
     ch = Chapter(book, "01-toy")
     k0 = cache_key(ch, {"value": 1.0})
     (pkg / "publish" / "cli.py").write_text((pkg / "publish" / "cli.py").read_text() + "\n# edit\n")
     assert cache_key(ch, {"value": 1.0}) == k0
-    (pkg / "flow.py").write_text((pkg / "flow.py").read_text() + "\n# edit\n")
+    # a module the chapter does not use leaves its key alone; one it uses changes it
+    (pkg / "dynamics" / "_reference.py").write_text((pkg / "dynamics" / "_reference.py").read_text() + "\n# edit\n")
+    assert cache_key(ch, {"value": 1.0}) == k0
+    (pkg / "book" / "parameters.py").write_text((pkg / "book" / "parameters.py").read_text() + "\n# edit\n")
     assert cache_key(ch, {"value": 1.0}) != k0
 
 

@@ -5,10 +5,10 @@ import pytest
 import torch
 
 import saddlebook as sb
-from saddlebook import manifold as M
-from saddlebook.initializers import symmetric_weights
-from saddlebook.parameters import ParameterError
-from saddlebook.reduced import (ReducedChain, balanced_scalar, blowup_time, critical_depth_integral,
+from saddlebook.geometry import _manifold as M
+from saddlebook.nets import symmetric_weights
+from saddlebook.errors import ParameterError
+from saddlebook.theory import (ReducedChain, balanced_scalar, blowup_time, critical_depth_integral,
                                 quadrature_data, reduced_flow)
 
 torch.set_num_threads(1)

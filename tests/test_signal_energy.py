@@ -5,9 +5,9 @@ import pytest
 import torch
 
 import saddlebook as sb
-from saddlebook.initializers import he_weights
-from saddlebook.parameters import ParameterError
-from saddlebook.signal_energy import (
+from saddlebook.nets import he_weights
+from saddlebook.errors import ParameterError
+from saddlebook.geometry import (
     escape_exponent,
     fit_growth,
     growth_exponent,

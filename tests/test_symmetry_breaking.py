@@ -1,10 +1,10 @@
 import pytest
 import torch
 
-from saddlebook import manifold as M
-from saddlebook.initializers import he_weights, layer_scales, symmetric_weights
-from saddlebook.parameters import ParameterError
-from saddlebook.symmetry_breaking import distance, layer_distances, off_manifold, perturb
+from saddlebook.geometry import _manifold as M
+from saddlebook.nets import he_weights, layer_scales, symmetric_weights
+from saddlebook.errors import ParameterError
+from saddlebook.geometry import distance, layer_distances, off_manifold, perturb
 
 WID = [4, 5, 5, 5, 1]
 

@@ -2,10 +2,10 @@ import pytest
 import torch
 
 import saddlebook as sb
-from saddlebook import manifold as M
-from saddlebook.initializers import symmetric_weights
-from saddlebook.symmetry_breaking import perturb
-from saddlebook.trajectory import flow_states
+from saddlebook.geometry import _manifold as M
+from saddlebook.nets import symmetric_weights
+from saddlebook.geometry import perturb
+from saddlebook.dynamics import flow_states
 
 WID = [4, 5, 5, 5, 1]
 

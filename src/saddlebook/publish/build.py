@@ -56,7 +56,7 @@ def execute_all(
     (e.g. ``{"quick": True}``).
     """
     if jobs is not None and jobs < 1:
-        from ..parameters import ParameterError
+        from ..errors import ParameterError
 
         raise ParameterError(f"parameter 'jobs' = {jobs!r} must be a positive integer")
     common = dict(common or {})

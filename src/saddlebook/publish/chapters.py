@@ -17,7 +17,7 @@ import nbformat
 from papermill.translators import PythonTranslator
 import yaml
 
-from ..parameters import ParameterError
+from ..errors import ParameterError
 
 EXECUTED = Path("book") / "executed"
 GENERATED = Path("book") / "generated"

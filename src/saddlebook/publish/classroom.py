@@ -26,7 +26,7 @@ from pathlib import Path
 import jupytext
 import nbformat
 
-from ..parameters import ParameterError
+from ..errors import ParameterError
 from .chapters import Chapter, chapters, resolve
 from .execute import KERNEL
 

@@ -11,7 +11,7 @@ import ast
 import sys
 from pathlib import Path
 
-from ..parameters import ParameterError
+from ..errors import ParameterError
 from .build import BuildFailed, build_html, execute_all
 from .classroom import GradeError
 from .chapters import chapters, find_root, resolve
@@ -125,7 +125,7 @@ def make_parser() -> argparse.ArgumentParser:
     grade.add_argument("--timeout", type=int, default=None, help="per-cell time limit in seconds (default 300)")
     grade.add_argument("--json", help="also write the report as JSON to this file")
 
-    from ..counterfactual import COUNTERFACTUALS
+    from ..book.counterfactual import COUNTERFACTUALS
 
     fals = sub.add_parser("falsify", help="execute chapters under counterfactual mathematics; "
                           "record which claim checks each one breaks (book/falsification.json)")

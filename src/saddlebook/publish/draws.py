@@ -17,7 +17,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from ..parameters import ParameterError
+from ..errors import ParameterError
 from ._runs import commit, run_recorded, worker_pool, write_record
 from .chapters import Chapter, chapters as list_chapters, resolve
 from .execute import pair

@@ -18,7 +18,8 @@ from pathlib import Path
 
 import nbformat
 
-from .. import checks
+from ..book import checks
+from ._imports import package_modules
 from .chapters import Chapter
 
 KERNEL = "saddlebook"
@@ -37,26 +38,22 @@ class ChapterFailed(RuntimeError):
         self.checks = list(checks or [])
 
 
-def package_digest() -> str:
-    """Hash of the package sources the chapters import.
-
-    ``publish/`` is left out: it decides how chapters run, not what they compute.
-    """
+def modules_digest(chapter_source: Path, package: Path = _PACKAGE) -> str:
+    """Hash of the paths and bytes of :func:`package_modules` of a chapter."""
     h = hashlib.sha256()
-    for path in sorted(_PACKAGE.rglob("*.py")):
-        rel = path.relative_to(_PACKAGE).as_posix()
-        if rel.startswith("publish/"):
-            continue
-        h.update(rel.encode())
-        h.update(path.read_bytes())
+    for path in package_modules(chapter_source, package):
+        rel = path.relative_to(package).as_posix()
+        h.update(f"{rel}\0{hashlib.sha256(path.read_bytes()).hexdigest()}\n".encode())
     return h.hexdigest()
 
 
 def cache_key(chapter: Chapter, parameters: dict) -> str:
-    """Execution cache key: chapter source + package source + parameters + pinned requirements."""
+    """Execution cache key: chapter source + the package modules it imports + parameters
+    + pinned requirements."""
     h = hashlib.sha256()
     h.update(chapter.source.read_bytes())
-    h.update(package_digest().encode())
+    # _PACKAGE read at call time, not bound as a default: tests point it at a copy.
+    h.update(modules_digest(chapter.source, _PACKAGE).encode())
     h.update(json.dumps(parameters, sort_keys=True, default=repr).encode())
     req = chapter.root / "requirements.txt"
     if req.is_file():

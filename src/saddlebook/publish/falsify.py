@@ -1,7 +1,7 @@
 """The falsification run: does each claim check fail when the mathematics is wrong?
 
 Every chapter is executed once as it is (the baseline) and once under each
-counterfactual of :mod:`saddlebook.counterfactual`, with failing checks
+counterfactual of :mod:`saddlebook.book.counterfactual`, with failing checks
 recorded instead of raised (``SADDLEBOOK_FALSIFY=1``) so that every later
 check is still evaluated. A claim check that passed in the baseline and
 failed under some counterfactual is *shown falsifiable*; the record names the
@@ -19,9 +19,9 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from ..checks import ENV_FALSIFY
-from ..counterfactual import COUNTERFACTUALS, ENV
-from ..parameters import ParameterError
+from ..book.checks import ENV_FALSIFY
+from ..book.counterfactual import COUNTERFACTUALS, ENV
+from ..errors import ParameterError
 from ._runs import commit as _commit, run_recorded, worker_pool, write_record
 from .chapters import Chapter, chapters as list_chapters, resolve
 from .execute import pair

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ..checks import describe_bounds, format_value
+from ..book.checks import describe_bounds, format_value
 from .chapters import GENERATED, Chapter
 
 
@@ -158,7 +158,7 @@ def verification_markdown(records: list[dict], falsification: dict | None = None
         "(verification)=",
         "# Verification",
         "",
-        "Every statement the book verifies is a call to `saddlebook.checks.check`, which raises "
+        "Every statement the book verifies is a call to `saddlebook.book.checks.check`, which raises "
         "if the measured value is out of tolerance; a chapter with a failing check is not "
         "published. This page is written by the build from the records of the executed "
         "chapters, so it always matches the pages you are reading.",

@@ -13,8 +13,9 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from .activations import Activation
-from .flow import DivergenceError, _check_fraction, _check_positive, _loss_and_gradient, _validate
+from ..nets._activations import Activation
+from ..errors import DivergenceError
+from ._reference import check_fraction, check_positive, loss_and_gradient, validated_activation
 
 __all__ = ["gradient_descent", "DescentResult"]
 
@@ -96,13 +97,13 @@ def gradient_descent(
         Loss non-finite or above ``max_loss_ratio × loss(0)``.
     """
     weights = [w.detach().clone() for w in weights0]
-    fn = _validate(weights, sigma, x, y, loss)
-    lr = _check_positive("lr", lr)
-    t_max = _check_positive("t_max", t_max)
-    max_loss_ratio = _check_positive("max_loss_ratio", max_loss_ratio, allow_inf=True)
+    fn = validated_activation(weights, sigma, x, y, loss)
+    lr = check_positive("lr", lr)
+    t_max = check_positive("t_max", t_max)
+    max_loss_ratio = check_positive("max_loss_ratio", max_loss_ratio, allow_inf=True)
     if not max_loss_ratio > 1:
         raise ValueError(f"parameter 'max_loss_ratio' must be > 1 (or inf), got {max_loss_ratio!r}")
-    fraction = _check_fraction(escape_fraction)
+    fraction = check_fraction(escape_fraction)
     if isinstance(record_every, bool) or not isinstance(record_every, int) or record_every < 1:
         raise ValueError(f"parameter 'record_every' must be an integer >= 1, got {record_every!r}")
     steps = max(1, int(round(t_max / lr)))
@@ -113,7 +114,7 @@ def gradient_descent(
     loss0 = None
     prev = None
     for k in range(steps + 1):
-        value, grads = _loss_and_gradient(weights, x, y, fn, loss)
+        value, grads = loss_and_gradient(weights, x, y, fn, loss)
         value = float(value)
         t = lr * k
         if loss0 is None:

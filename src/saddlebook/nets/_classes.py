@@ -32,10 +32,11 @@ from typing import Callable
 
 import torch
 
-from .counterfactual import active
-from .activations import ACTIVATIONS, Activation
+from ..book.counterfactual import active
+from ..errors import NotSmoothError
+from ._activations import ACTIVATIONS, Activation
 
-__all__ = ["ActivationClass", "NotSmoothError", "classify", "taylor_coefficients", "CLASS_LABELS"]
+__all__ = ["ActivationClass", "classify", "taylor_coefficients", "CLASS_LABELS"]
 
 CLASS_LABELS: tuple[str, ...] = ("A", "B", "C", "D")
 """The four universality classes."""
@@ -44,42 +45,6 @@ _H_COARSE = 1e-3
 _H_FINE = 1e-5
 _JUMP_RATIO = 0.1
 _GRID_MAX = 0.5
-
-
-class NotSmoothError(ValueError):
-    """The activation is not smooth at 0 and not positively homogeneous.
-
-    Such an activation has no Taylor expansion at 0, so it belongs to none of
-    the classes A–D. Attributes give the evidence.
-
-    Attributes
-    ----------
-    name : str
-        Display name of the activation.
-    order : int
-        Lowest derivative order k at which the one-sided limits of σ^{(k)}
-        at 0 disagree (or disagree with the value at 0).
-    left, right : float
-        σ^{(k)}(−h) and σ^{(k)}(+h) at the smallest step h used.
-    at_zero : float
-        σ^{(k)}(0) as autograd returns it (possibly torch's subgradient
-        convention, i.e. silently wrong).
-    """
-
-    def __init__(self, name: str, order: int, left: float, right: float, at_zero: float, h: float):
-        self.name = name
-        self.order = int(order)
-        self.left = float(left)
-        self.right = float(right)
-        self.at_zero = float(at_zero)
-        what = "value" if order == 0 else f"derivative of order {order}"
-        super().__init__(
-            f"activation {name!r} is not smooth at 0: its {what} has one-sided values "
-            f"{self.left:.6g} (z = -{h:g}) and {self.right:.6g} (z = +{h:g}) while autograd "
-            f"returns {self.at_zero:.6g} at z = 0, and it is not positively homogeneous "
-            f"(φ_σ ≢ 0). It has no Taylor expansion at 0, so it belongs to none of the "
-            f"classes A-D (nested autograd at 0 would have classified it silently and wrongly)."
-        )
 
 
 @dataclass(frozen=True)
@@ -267,7 +232,7 @@ def classify(sigma, *, max_order: int = 8, tol: float = 1e-9) -> ActivationClass
     Parameters
     ----------
     sigma : str or callable
-        A key of :data:`saddlebook.activations.ACTIVATIONS` or an elementwise
+        A key of :data:`saddlebook.nets.ACTIVATIONS` or an elementwise
         torch callable that keeps float64 (e.g. ``torch.sinh``,
         ``lambda z: z + z**3``, ``torch.nn.functional.elu``).
     max_order : int, default 8
@@ -421,7 +386,7 @@ def classify(sigma, *, max_order: int = 8, tol: float = 1e-9) -> ActivationClass
     if q is None:
         grid = torch.logspace(-3, math.log10(_GRID_MAX), 20, dtype=torch.float64)
         grid = torch.cat([-grid.flip(0), grid])
-        from .activations import phi as _phi  # local: avoid a cycle at import time
+        from ._activations import phi as _phi  # local: avoid a cycle at import time
 
         ph = _phi(fn, grid).abs()
         ref = (grid * _derivatives(fn, grid, 1)[1]).abs() + fn(grid).detach().abs()

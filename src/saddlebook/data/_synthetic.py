@@ -21,8 +21,8 @@ from typing import Sequence
 
 import torch
 
-from .activations import Activation, get_activation
-from .counterfactual import current as _counterfactual
+from ..nets._activations import Activation, get_activation
+from ..book.counterfactual import current as _counterfactual
 
 __all__ = [
     "gaussian_inputs",
@@ -135,7 +135,7 @@ def whitened_inputs(
 
 def _cov_eigen(cov, d: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Validated eigendecomposition of a covariance Σ (negative round-off clamped to 0)."""
-    cov = _check_cov(cov, d)
+    cov = check_covariance(cov, d)
     evals, evecs = torch.linalg.eigh(cov)
     if evals.min() < -1e-12 * max(1.0, float(evals.abs().max())):
         raise ValueError(f"parameter 'cov' must be positive semi-definite; smallest eigenvalue {float(evals.min()):.3g}")
@@ -188,7 +188,7 @@ class SingleIndexTeacher:
     v : torch.Tensor
         Index direction, shape ``(d,)`` (its norm sets the input scale of f).
     f : str or callable, default "tanh"
-        Link function: a registry name of :mod:`saddlebook.activations` or any
+        Link function: a registry name of :mod:`saddlebook.nets` or any
         elementwise torch callable.
     beta : float, default 1.0
         Amplitude β.
@@ -331,7 +331,7 @@ def first_hermite(f, s: float = 1.0, n_nodes: int = 200) -> float:
     Parameters
     ----------
     f : str or callable
-        A registry name of :mod:`saddlebook.activations` or an elementwise
+        A registry name of :mod:`saddlebook.nets` or an elementwise
         torch callable.
     s : float, default 1.0
         Input scale (the standard deviation of v·x), finite and ≥ 0.
@@ -355,7 +355,7 @@ def first_hermite(f, s: float = 1.0, n_nodes: int = 200) -> float:
     return float((w * fn(s * z) * z).sum())
 
 
-def _check_cov(cov, d: int) -> torch.Tensor:
+def check_covariance(cov, d: int) -> torch.Tensor:
     if cov is None:
         return torch.eye(d, dtype=torch.float64)
     cov = torch.as_tensor(cov, dtype=torch.float64).cpu()
@@ -387,7 +387,7 @@ def feature_geometry(v, cov: torch.Tensor | None = None) -> tuple[float, float, 
         Unit direction Σv/‖Σv‖ of the feature's contribution to E[y x].
     """
     v = _as_vector("v", v).to(torch.float64)
-    cov = _check_cov(cov, v.shape[0])
+    cov = check_covariance(cov, v.shape[0])
     sv = cov @ v
     s2 = float(v @ sv)
     if s2 <= 0:
@@ -397,7 +397,7 @@ def feature_geometry(v, cov: torch.Tensor | None = None) -> tuple[float, float, 
     return s, n / s, sv / n
 
 
-def _features(teacher):
+def teacher_features(teacher):
     if isinstance(teacher, LinearTeacher):
         return [(teacher.v, "identity", 1.0)]
     if isinstance(teacher, SingleIndexTeacher):
@@ -428,9 +428,9 @@ def population_moment(teacher, cov: torch.Tensor | None = None, n_nodes: int = 2
         Shape ``(d,)``, float64.
     """
     _check_nodes(n_nodes)
-    feats = _features(teacher)
+    feats = teacher_features(teacher)
     d = feats[0][0].shape[0]
-    cov = _check_cov(cov, d)
+    cov = check_covariance(cov, d)
     m = torch.zeros(d, dtype=torch.float64)
     for v, f, beta in feats:
         v = v.to(torch.float64)
@@ -461,7 +461,7 @@ def _gauss_mean(f, s: float, n_nodes: int) -> float:
 def _population_variance(teacher, cov) -> float:
     # E[y²] of a Gaussian teacher by a fixed Monte Carlo sample (used by one counterfactual only).
     gen = torch.Generator().manual_seed(0)
-    d = _features(teacher)[0][0].shape[0]
+    d = teacher_features(teacher)[0][0].shape[0]
     z = torch.randn(200_000, d, generator=gen, dtype=torch.float64)
     x = z if cov is None else z @ torch.linalg.cholesky(cov.to(torch.float64)).T
     return float((teacher(x).to(torch.float64) ** 2).mean())
@@ -486,8 +486,8 @@ def angle_blind_gamma(teacher, cov: torch.Tensor | None = None, n_nodes: int = 2
     float
     """
     _check_nodes(n_nodes)
-    feats = _features(teacher)
-    cov = _check_cov(cov, feats[0][0].shape[0])
+    feats = teacher_features(teacher)
+    cov = check_covariance(cov, feats[0][0].shape[0])
     total = 0.0
     for v, f, beta in feats:
         v = v.to(torch.float64)

@@ -22,8 +22,8 @@ tensors whose first dimension is the run index b):
   ``observable`` of shape ``(B,)``, ``grads`` like ``params``;
 - ``observe(params) -> (loss, observable)``, forward only.
 
-:class:`saddlebook.batched.NetworkBatch` and
-:class:`saddlebook.reduced.ReducedChain` are the two problems of the package.
+:class:`saddlebook.dynamics.NetworkBatch` and
+:class:`saddlebook.theory.ReducedChain` are the two problems of the package.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from .flow import DivergenceError
+from ..errors import DivergenceError
 
 __all__ = ["integrate", "EngineResult", "progress_enabled"]
 

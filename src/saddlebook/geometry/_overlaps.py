@@ -22,9 +22,9 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from .activations import derivative
-from .data import _check_cov as _cov
-from .data import _features, first_hermite
+from ..nets._activations import derivative
+from ..data._synthetic import check_covariance
+from ..data._synthetic import teacher_features, first_hermite
 
 __all__ = [
     "METRICS",
@@ -55,7 +55,7 @@ def linear_coefficient(f, scale: float, n_nodes: int = 200) -> float:
     Parameters
     ----------
     f : str or callable
-        Link function (registry name of :mod:`saddlebook.activations` or an
+        Link function (registry name of :mod:`saddlebook.nets` or an
         elementwise torch callable).
     scale : float
         Standard deviation s ≥ 0 of the argument; for s = 0 the result is f'(0).
@@ -80,7 +80,7 @@ def linear_coefficient(f, scale: float, n_nodes: int = 200) -> float:
 
 def teacher_directions(teacher) -> torch.Tensor:
     """Teacher directions as the columns of V, shape ``(d, K)``."""
-    return torch.stack([v.to(torch.float64) for v, _, _ in _features(teacher)], dim=1)
+    return torch.stack([v.to(torch.float64) for v, _, _ in teacher_features(teacher)], dim=1)
 
 
 def feature_weights(teacher, cov=None, n_nodes: int = 200) -> torch.Tensor:
@@ -99,9 +99,9 @@ def feature_weights(teacher, cov=None, n_nodes: int = 200) -> torch.Tensor:
     torch.Tensor
         Shape ``(K,)``, float64; h_k is taken at s_k = (v_kᵀΣv_k)^{1/2}.
     """
-    feats = _features(teacher)
+    feats = teacher_features(teacher)
     V = teacher_directions(teacher)
-    S = _cov(cov, V.shape[0])
+    S = check_covariance(cov, V.shape[0])
     out = []
     for k, (_, f, beta) in enumerate(feats):
         s_k = math.sqrt(max(float(V[:, k] @ S @ V[:, k]), 0.0))
@@ -129,7 +129,7 @@ def gram(directions: torch.Tensor, cov=None, power: int = 1) -> torch.Tensor:
     V = _directions(directions)
     if isinstance(power, bool) or power not in (0, 1, 2):
         raise ValueError(f"parameter 'power' must be 0, 1 or 2, got {power!r}")
-    S = _cov(cov, V.shape[0])
+    S = check_covariance(cov, V.shape[0])
     return V.T @ torch.linalg.matrix_power(S, power) @ V
 
 
@@ -164,7 +164,7 @@ def moment_overlaps(moment: torch.Tensor, directions: torch.Tensor, cov=None, me
     if m.shape[0] != V.shape[0]:
         raise ValueError(f"parameter 'moment' has {m.shape[0]} entries but the directions have {V.shape[0]} rows")
     if metric == "cov":
-        m = _cov(cov, V.shape[0]) @ m
+        m = check_covariance(cov, V.shape[0]) @ m
     return V.T @ m
 
 
@@ -193,7 +193,7 @@ def predicted_ratios(teacher, cov=None, metric: str = "v", n_nodes: int = 200) -
     """
     metric = _metric(metric)
     V = teacher_directions(teacher)
-    S = _cov(cov, V.shape[0])
+    S = check_covariance(cov, V.shape[0])
     q = gram(V, S, 1 if metric == "v" else 2) @ feature_weights(teacher, S, n_nodes)
     if abs(float(q[0])) <= 1e-14 * max(1.0, float(q.abs().max())):
         raise ValueError("the first feature's predicted overlap vanishes; ratios to it are undefined")
@@ -235,7 +235,7 @@ def overlap_matrix(w1: torch.Tensor, directions: torch.Tensor, reference: torch.
             raise ValueError(f"parameter 'reference' has shape {tuple(R.shape)}, w1 has {tuple(W.shape)}")
         W = W - R
     if metric == "cov":
-        V = _cov(cov, V.shape[0]) @ V
+        V = check_covariance(cov, V.shape[0]) @ V
     return W @ V
 
 

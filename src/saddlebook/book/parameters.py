@@ -14,11 +14,9 @@ import math
 import numbers
 from collections.abc import Iterable, Sequence
 
-__all__ = ["ParameterError", "choice", "boolean", "integer", "real", "reals"]
+from ..errors import ParameterError
 
-
-class ParameterError(ValueError):
-    """A chapter or function parameter is out of its allowed range or type."""
+__all__ = ["choice", "boolean", "integer", "real", "reals"]
 
 
 def _is_real(value) -> bool:

@@ -19,7 +19,7 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
-from .counterfactual import active
+from ..book.counterfactual import active
 
 __all__ = [
     "ACTIVATIONS",

@@ -23,8 +23,8 @@ from typing import Callable, Sequence
 
 import torch
 
-from .counterfactual import bend_gradients
-from .activations import Activation, derivative, get_activation
+from ..book.counterfactual import bend_gradients
+from ..nets._activations import Activation, derivative, get_activation
 
 __all__ = ["activation_pair", "NetworkBatch"]
 
@@ -97,7 +97,7 @@ def activation_pair(sigma: str | Activation) -> tuple[str, Pair]:
     Parameters
     ----------
     sigma : str or callable
-        Registry name of :mod:`saddlebook.activations` or an elementwise torch
+        Registry name of :mod:`saddlebook.nets` or an elementwise torch
         callable.
 
     Returns
@@ -106,13 +106,13 @@ def activation_pair(sigma: str | Activation) -> tuple[str, Pair]:
         Display name of the activation.
     pair : callable
         ``pair(z) -> (σ(z), σ'(z))``. Closed forms for the registry names
-        (and for :func:`~saddlebook.activations.quadratic` callables), autograd
+        (and for :func:`~saddlebook.nets.quadratic` callables), autograd
         for σ' otherwise.
 
     Raises
     ------
     ValueError, TypeError
-        As :func:`~saddlebook.activations.get_activation` for an unknown name.
+        As :func:`~saddlebook.nets.get_activation` for an unknown name.
     """
     name, fn = get_activation(sigma)
     a = getattr(fn, "a", None)

@@ -13,7 +13,7 @@ computes it:
     claim that the full network follows the theory should notice.
 ``phi_zero``
     The Euler defect φ_σ(z) = zσ'(z) − σ(z) is taken to be 0 (in
-    :func:`~saddlebook.activations.phi` and in the classifier's Taylor series).
+    :func:`~saddlebook.nets.phi` and in the classifier's Taylor series).
 ``wrong_moment``
     The data moment E[y x] is replaced by E[y³ x] / E[y²] (sample form; per
     feature in the population form): a theory in which the cubic part of the

@@ -13,7 +13,7 @@ from typing import Sequence
 
 import torch
 
-from .activations import Activation, get_activation
+from ._activations import Activation, get_activation
 
 __all__ = [
     "check_shapes",
@@ -106,7 +106,7 @@ def check_shapes(
     _check_finite("y", y)
 
 
-def _preactivations(weights: Sequence[torch.Tensor], x: torch.Tensor, fn: Activation) -> list[torch.Tensor]:
+def preactivations_unchecked(weights: Sequence[torch.Tensor], x: torch.Tensor, fn: Activation) -> list[torch.Tensor]:
     # Unchecked core, used inside integrators where inputs were validated once.
     zs = [x @ weights[0].T]
     for w in weights[1:]:
@@ -114,7 +114,7 @@ def _preactivations(weights: Sequence[torch.Tensor], x: torch.Tensor, fn: Activa
     return zs
 
 
-def _output(zs: list[torch.Tensor]) -> torch.Tensor:
+def network_output(zs: list[torch.Tensor]) -> torch.Tensor:
     z = zs[-1]
     return z[:, 0] if z.shape[1] == 1 else z
 
@@ -144,7 +144,7 @@ def preactivations(
     """
     _, fn = get_activation(sigma)
     check_shapes(weights, x)
-    return _preactivations(weights, x, fn)
+    return preactivations_unchecked(weights, x, fn)
 
 
 def forward(
@@ -168,7 +168,7 @@ def forward(
     torch.Tensor
         Shape ``(n,)`` when ``n_L = 1``, else ``(n, n_L)``.
     """
-    return _output(preactivations(weights, x, sigma))
+    return network_output(preactivations(weights, x, sigma))
 
 
 def widths_for(d: int, hidden: int, L: int) -> list[int]:

@@ -1,6 +1,6 @@
 """States of batched gradient flows at chosen times.
 
-:func:`saddlebook.engine.integrate` returns only the final state of each run
+:func:`saddlebook.dynamics.integrate` returns only the final state of each run
 (and, with ``record=True``, loss and layer norms). Quantities that need the
 weights themselves along the way (distance to the symmetric manifold, the
 signal energy) are read off at a few output times by restarting the engine
@@ -15,8 +15,8 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from .batched import NetworkBatch
-from .engine import integrate
+from ._batch import NetworkBatch
+from ._integrator import integrate
 
 __all__ = ["flow_states"]
 

@@ -1,6 +1,6 @@
 """Distance to the permutation-symmetric manifold and perturbations off it.
 
-:mod:`saddlebook.manifold` defines the invariant set 𝓜 and its orthogonal
+:mod:`saddlebook.geometry` defines the invariant set 𝓜 and its orthogonal
 projection Π (the group average). Invariance says a flow started on 𝓜
 stays there; it says nothing about flows started *near* 𝓜. This module
 provides the absolute and per-layer distances to 𝓜 and a controlled
@@ -20,8 +20,8 @@ from typing import Sequence
 
 import torch
 
-from .manifold import project
-from .parameters import ParameterError
+from ._manifold import project
+from ..errors import ParameterError
 
 __all__ = ["off_manifold", "distance", "layer_distances", "perturb"]
 
@@ -61,7 +61,7 @@ def layer_distances(weights: Sequence[torch.Tensor]) -> torch.Tensor:
 def distance(weights: Sequence[torch.Tensor]) -> torch.Tensor:
     """Absolute distance ``‖W − ΠW‖`` to the manifold over all layers.
 
-    :func:`saddlebook.manifold.deviation` is this divided by ``‖W‖``.
+    :func:`saddlebook.geometry.deviation` is this divided by ``‖W‖``.
 
     Parameters
     ----------

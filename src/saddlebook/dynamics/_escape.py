@@ -12,10 +12,10 @@ Threshold definition (stated once, used everywhere):
 
 Either threshold moves the constant of τ, not its exponent in ε.
 
-Every configuration is advanced by :func:`saddlebook.engine.integrate`
+Every configuration is advanced by :func:`saddlebook.dynamics.integrate`
 (batched Dormand–Prince 5(4) with per-run steps and event location), on the
 full network (``model="full"``) or, for the symmetric initialization, on the
-reduced ODE of :mod:`saddlebook.reduced` (``model="reduced"``). Time is
+reduced ODE of :mod:`saddlebook.theory` (``model="reduced"``). Time is
 physical gradient-flow time of the loss ½ E[(ŷ − y)²].
 """
 
@@ -29,14 +29,14 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from . import parameters as P
-from .activations import SMOOTH, ACTIVATIONS, get_activation
-from .batched import NetworkBatch
-from .data import FeatureSum, LinearTeacher, SingleIndexTeacher, gaussian_inputs, sample_moment
-from .engine import integrate
-from .initializers import INITIALIZATIONS, bottleneck_layers, he_weights, layer_scales, symmetric_weights
-from .manifold import to_reduced
-from .reduced import ReducedChain, quadrature_data
+from ..book import parameters as P
+from ..nets._activations import SMOOTH, ACTIVATIONS, get_activation
+from ._batch import NetworkBatch
+from ..data._synthetic import FeatureSum, LinearTeacher, SingleIndexTeacher, gaussian_inputs, sample_moment
+from ._integrator import integrate
+from ..nets._initializers import INITIALIZATIONS, bottleneck_layers, he_weights, layer_scales, symmetric_weights
+from ..geometry._manifold import to_reduced
+from ..theory._reduced import ReducedChain, quadrature_data
 
 __all__ = ["escape_time", "sweep", "SweepResult", "MODELS", "DATA", "CRITERIA"]
 
@@ -269,18 +269,18 @@ def sweep(
     """Escape times of many configurations, integrated as one batch.
 
     Every pair (ε, seed) is one run; all runs share the data and architecture
-    and are advanced together by :func:`saddlebook.engine.integrate`.
+    and are advanced together by :func:`saddlebook.dynamics.integrate`.
 
     Parameters
     ----------
     activation : str or callable, default "tanh"
-        Hidden activation: a name of :data:`saddlebook.activations.ACTIVATIONS`
+        Hidden activation: a name of :data:`saddlebook.nets.ACTIVATIONS`
         or an elementwise torch callable.
     depth : int, default 4
         Number of weight matrices L (2 … 64).
     r : int, optional
         Number of bottleneck layers started at scale ε (the first r layers,
-        see :func:`~saddlebook.initializers.bottleneck_layers`); default L.
+        see :func:`~saddlebook.nets.bottleneck_layers`); default L.
     eps : float or sequence of float
         Bottleneck scale(s) ε > 0.
     seeds : sequence of int, default (0,)
@@ -351,10 +351,10 @@ def sweep(
 
     Raises
     ------
-    saddlebook.parameters.ParameterError
+    saddlebook.errors.ParameterError
         Any invalid parameter (named, with the allowed values), before any
         computation. Unknown activation names raise ``ValueError``.
-    saddlebook.flow.DivergenceError
+    saddlebook.errors.DivergenceError
         A run diverged; the message names its configuration.
     """
     cfg = _validate(activation, depth, r, bottleneck, eps, width, input_dim, teacher, init, model, data,
@@ -441,9 +441,9 @@ def escape_time(activation="tanh", depth: int = 4, r: int | None = None, eps: fl
 
     Raises
     ------
-    saddlebook.parameters.ParameterError, ValueError
+    saddlebook.errors.ParameterError, ValueError
         Invalid parameters, before any computation.
-    saddlebook.flow.DivergenceError
+    saddlebook.errors.DivergenceError
         The run diverged.
     """
     if np.ndim(eps) != 0:

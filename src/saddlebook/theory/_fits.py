@@ -14,7 +14,7 @@ from typing import NamedTuple
 import numpy as np
 from scipy.optimize import least_squares
 
-from .parameters import ParameterError
+from ..errors import ParameterError
 
 __all__ = ["loglog_slope", "local_slopes", "corrected_exponent", "log_power", "limit_at_zero", "fit_power",
            "fit_log", "PowerFit", "LogFit"]

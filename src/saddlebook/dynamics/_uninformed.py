@@ -30,11 +30,11 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from . import parameters as P
-from .activations import derivative, get_activation
-from .data import sample_moment
-from .escape import sweep
-from .initializers import he_weights
+from ..book import parameters as P
+from ..nets._activations import derivative, get_activation
+from ..data._synthetic import sample_moment
+from ._escape import sweep
+from ..nets._initializers import he_weights
 
 __all__ = ["first_layer_moment", "linear_first_layer_moment", "middle_bottleneck", "he_escapes", "he_escape_grid"]
 

@@ -11,8 +11,8 @@ from typing import Sequence
 
 import torch
 
-from .activations import Activation, get_activation
-from .network import _output, _preactivations, check_shapes
+from ._activations import Activation, get_activation
+from ._network import network_output, preactivations_unchecked, check_shapes
 
 __all__ = ["LOSSES", "loss_value", "network_loss"]
 
@@ -43,7 +43,7 @@ def check_loss(loss: str) -> str:
     return loss
 
 
-def _loss_value(yhat: torch.Tensor, y: torch.Tensor, loss: str) -> torch.Tensor:
+def loss_unchecked(yhat: torch.Tensor, y: torch.Tensor, loss: str) -> torch.Tensor:
     # Unchecked core shared by the integrators.
     n = yhat.shape[0]
     if loss == "mse":
@@ -83,7 +83,7 @@ def loss_value(yhat: torch.Tensor, y: torch.Tensor, loss: str = "mse") -> torch.
         raise ValueError(f"yhat has shape {tuple(yhat.shape)} but y has shape {tuple(y.shape)}; they must match")
     if yhat.dim() == 0 or yhat.shape[0] == 0:
         raise ValueError(f"yhat must have at least one sample, got shape {tuple(yhat.shape)}")
-    return _loss_value(yhat, y, loss)
+    return loss_unchecked(yhat, y, loss)
 
 
 def network_loss(
@@ -115,4 +115,4 @@ def network_loss(
     check_loss(loss)
     _, fn = get_activation(sigma)
     check_shapes(weights, x, y)
-    return _loss_value(_output(_preactivations(weights, x, fn)), y, loss)
+    return loss_unchecked(network_output(preactivations_unchecked(weights, x, fn)), y, loss)

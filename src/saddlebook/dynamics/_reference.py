@@ -1,7 +1,7 @@
 """Gradient flow Ẇ = −∇_W 𝓛, integrated by an adaptive ODE solver.
 
 :func:`gradient` is the single place where loss gradients are computed;
-:mod:`saddlebook.descent` and :mod:`saddlebook.identity` reuse it.
+:mod:`saddlebook.dynamics` and :mod:`saddlebook.theory` reuse it.
 """
 
 from __future__ import annotations
@@ -14,54 +14,30 @@ import numpy as np
 import torch
 from scipy.integrate import solve_ivp
 
-from .counterfactual import bend_gradients
-from .activations import Activation, get_activation
-from .losses import _loss_value, check_loss
-from .network import _output, _preactivations, check_shapes
+from ..book.counterfactual import bend_gradients
+from ..errors import DivergenceError, ParameterError
+from ..nets._activations import Activation, get_activation
+from ..nets._losses import loss_unchecked, check_loss
+from ..nets._network import network_output, preactivations_unchecked, check_shapes
 
-__all__ = ["DivergenceError", "gradient", "gradient_flow", "flow_through_escape", "FlowResult"]
+__all__ = ["gradient", "gradient_flow", "flow_through_escape", "FlowResult"]
 
 _METHODS = ("RK45", "RK23", "DOP853", "Radau", "BDF", "LSODA")
 
 
-class DivergenceError(FloatingPointError):
-    """Training diverged: the loss became non-finite or exploded.
-
-    Attributes
-    ----------
-    t : float
-        Flow time at which divergence was detected.
-    loss : float
-        Loss value there (may be NaN or inf).
-    config : str
-        Short description of the run (integrator, step size, ...).
-    """
-
-    def __init__(self, t: float, loss: float, config: str = "", reason: str = "") -> None:
-        self.t = float(t)
-        self.loss = float(loss)
-        self.config = config
-        msg = f"training diverged at t={self.t:.6g} with loss={self.loss:.6g}"
-        if reason:
-            msg += f" ({reason})"
-        if config:
-            msg += f" [{config}]"
-        super().__init__(msg)
-
-
-def _loss_and_gradient(
+def loss_and_gradient(
     weights: Sequence[torch.Tensor], x: torch.Tensor, y: torch.Tensor, fn: Activation, loss: str
 ) -> tuple[torch.Tensor, list[torch.Tensor]]:
     # Unchecked core: loss value and ∇_W 𝓛 by autograd on detached leaves.
     leaves = [w.detach().requires_grad_(True) for w in weights]
     with torch.enable_grad():
-        value = _loss_value(_output(_preactivations(leaves, x, fn)), y, loss)
+        value = loss_unchecked(network_output(preactivations_unchecked(leaves, x, fn)), y, loss)
         grads = torch.autograd.grad(value, leaves)
     grads = bend_gradients([g.detach() for g in grads], lambda: min(float(w.norm()) for w in weights))
     return value.detach(), grads
 
 
-def _validate(weights, sigma, x, y, loss):
+def validated_activation(weights, sigma, x, y, loss):
     check_loss(loss)
     _, fn = get_activation(sigma)
     check_shapes(list(weights), x, y)
@@ -95,8 +71,8 @@ def gradient(
         ``[∇_{W_1} 𝓛, …, ∇_{W_L} 𝓛]``, detached, same shapes/dtype/device as
         the weights.
     """
-    fn = _validate(weights, sigma, x, y, loss)
-    return _loss_and_gradient(weights, x, y, fn, loss)[1]
+    fn = validated_activation(weights, sigma, x, y, loss)
+    return loss_and_gradient(weights, x, y, fn, loss)[1]
 
 
 @dataclass
@@ -136,7 +112,7 @@ def _default_t_eval(t_max: float) -> np.ndarray:
     return np.unique(np.concatenate([lin, log, [0.0, t_max]]))
 
 
-def _check_positive(name: str, value, allow_inf: bool = False) -> float:
+def check_positive(name: str, value, allow_inf: bool = False) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):
         raise ValueError(f"parameter '{name}' must be a positive real number, got {value!r}")
     value = float(value)
@@ -145,10 +121,10 @@ def _check_positive(name: str, value, allow_inf: bool = False) -> float:
     return value
 
 
-def _check_fraction(escape_fraction) -> float | None:
+def check_fraction(escape_fraction) -> float | None:
     if escape_fraction is None:
         return None
-    f = _check_positive("escape_fraction", escape_fraction)
+    f = check_positive("escape_fraction", escape_fraction)
     if not f < 1:
         raise ValueError(f"parameter 'escape_fraction' must lie in (0, 1), got {escape_fraction!r}")
     return f
@@ -224,14 +200,14 @@ def gradient_flow(
     ``weights0``. Returned weights have the dtype/device of ``weights0``.
     """
     weights0 = list(weights0)
-    fn = _validate(weights0, sigma, x, y, loss)
-    t_max = _check_positive("t_max", t_max)
-    rtol = _check_positive("rtol", rtol)
-    atol = _check_positive("atol", atol)
-    max_loss_ratio = _check_positive("max_loss_ratio", max_loss_ratio, allow_inf=True)
+    fn = validated_activation(weights0, sigma, x, y, loss)
+    t_max = check_positive("t_max", t_max)
+    rtol = check_positive("rtol", rtol)
+    atol = check_positive("atol", atol)
+    max_loss_ratio = check_positive("max_loss_ratio", max_loss_ratio, allow_inf=True)
     if not max_loss_ratio > 1:
         raise ValueError(f"parameter 'max_loss_ratio' must be > 1 (or inf), got {max_loss_ratio!r}")
-    fraction = _check_fraction(escape_fraction)
+    fraction = check_fraction(escape_fraction)
     if not isinstance(stop_at_escape, bool):
         raise ValueError(f"parameter 'stop_at_escape' must be True or False, got {stop_at_escape!r}")
     if stop_at_escape and fraction is None:
@@ -267,7 +243,7 @@ def gradient_flow(
 
     def loss_at(vec: np.ndarray) -> float:
         with torch.no_grad():
-            return float(_loss_value(_output(_preactivations(unflatten(vec), x64, fn)), y64, loss))
+            return float(loss_unchecked(network_output(preactivations_unchecked(unflatten(vec), x64, fn)), y64, loss))
 
     w0 = flatten([w.to(torch.float64) for w in weights0])
     loss0 = loss_at(w0)
@@ -278,7 +254,7 @@ def gradient_flow(
     def rhs(t: float, vec: np.ndarray) -> np.ndarray:
         nonlocal nfev
         nfev += 1
-        value, grads = _loss_and_gradient(unflatten(vec), x64, y64, fn, loss)
+        value, grads = loss_and_gradient(unflatten(vec), x64, y64, fn, loss)
         out = -flatten(grads)
         if not (math.isfinite(float(value)) and np.all(np.isfinite(out))):
             raise DivergenceError(t, float(value), config, "non-finite loss or gradient")
@@ -410,7 +386,7 @@ def flow_through_escape(
     RuntimeError
         No escape within ``t_guess · 2^max_doublings``.
     """
-    t_max = _check_positive("t_guess", t_guess)
+    t_max = check_positive("t_guess", t_guess)
     if isinstance(max_doublings, bool) or not isinstance(max_doublings, int) or max_doublings < 0:
         raise ValueError(f"parameter 'max_doublings' must be an integer >= 0, got {max_doublings!r}")
     for _ in range(max_doublings + 1):

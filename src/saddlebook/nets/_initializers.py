@@ -1,12 +1,12 @@
 """Initializations for escape experiments: symmetric manifold, small, He-normal.
 
-Three families, all for the bias-free networks of :mod:`saddlebook.network`
+Three families, all for the bias-free networks of :mod:`saddlebook.nets`
 with widths ``[d, N, …, N, 1]``; "layer scale" always means the Frobenius
 norm ``‖W_ℓ‖_F`` on the symmetric manifold and the per-layer multiplier of a
 Gaussian draw otherwise.
 
 - :func:`symmetric_weights`: a point of the permutation-symmetric invariant
-  set (see :mod:`saddlebook.manifold`) with chosen layer scales.
+  set (see :mod:`saddlebook.geometry`) with chosen layer scales.
 - :func:`he_weights`: He-normal entries N(0, 2/fan_in), with the chosen
   *bottleneck* layers multiplied by ε. :func:`small_weights` rescales all
   layers (every layer a bottleneck).
@@ -20,12 +20,12 @@ from typing import Sequence
 
 import torch
 
-from .parameters import ParameterError
+from ..errors import ParameterError
 
 __all__ = ["INITIALIZATIONS", "bottleneck_layers", "layer_scales", "symmetric_weights", "he_weights", "small_weights"]
 
 INITIALIZATIONS: tuple[str, ...] = ("symmetric", "small", "he")
-"""Names accepted by :func:`saddlebook.escape.escape_time` for ``init``."""
+"""Names accepted by :func:`saddlebook.dynamics.escape_time` for ``init``."""
 
 
 def _widths(widths: Sequence[int]) -> list[int]:

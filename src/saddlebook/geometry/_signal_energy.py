@@ -34,9 +34,9 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from .flow import gradient
-from .network import check_shapes, forward
-from .parameters import ParameterError
+from ..dynamics._reference import gradient
+from ..nets._network import check_shapes, forward
+from ..errors import ParameterError
 
 __all__ = [
     "linear_moment",
@@ -117,7 +117,7 @@ def signal_energy_rate(weights, sigma, x, y, sample_weights=None) -> tuple[float
         As :func:`linear_moment`.
     y : torch.Tensor
         Targets, shape ``(n,)``; the loss is ½ · mean (ŷ − y)², the loss of
-        :func:`saddlebook.flow.gradient_flow`.
+        :func:`saddlebook.dynamics.gradient_flow`.
     sample_weights : torch.Tensor, optional
         π for γ only (the loss is always the sample mean); default ``1/n``.
 

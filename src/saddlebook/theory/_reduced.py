@@ -1,6 +1,6 @@
 """Gradient flow on the symmetric manifold as a low-dimensional ODE.
 
-In the reduced coordinates of :mod:`saddlebook.manifold` a network of width
+In the reduced coordinates of :mod:`saddlebook.geometry` a network of width
 N on the manifold computes the *scalar chain*
 
 .. math:: h_1 = w\\cdot x/\\sqrt N,\\quad h_\\ell = y_\\ell\\,\\sigma(h_{\\ell-1})\\ (1<\\ell<L),
@@ -35,12 +35,12 @@ import torch
 from scipy.special import roots_hermitenorm
 from scipy.integrate import solve_ivp
 
-from .counterfactual import bend_gradients
-from .activations import Activation
-from .batched import activation_pair
-from .data import LinearTeacher, SingleIndexTeacher
-from .flow import DivergenceError
-from .parameters import ParameterError
+from ..book.counterfactual import bend_gradients
+from ..nets._activations import Activation
+from ..dynamics._batch import activation_pair
+from ..data._synthetic import LinearTeacher, SingleIndexTeacher
+from ..errors import DivergenceError
+from ..errors import ParameterError
 
 __all__ = [
     "quadrature_data",
@@ -109,7 +109,7 @@ class ReducedChain:
     sample_weights : torch.Tensor, optional
         π, default ``1/n`` each.
     observable : {"loss", "moment"}, default "loss"
-        As in :class:`saddlebook.batched.NetworkBatch`.
+        As in :class:`saddlebook.dynamics.NetworkBatch`.
 
     Notes
     -----

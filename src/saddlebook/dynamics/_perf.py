@@ -5,7 +5,7 @@ and the book's performance page; nothing here is asserted as a target).
   evaluation, counted from the shapes (forward + backward, elementwise work
   not counted).
 - :func:`matmul_rate`, :func:`gradient_rate`: achieved GFLOP/s of a plain
-  ``torch.matmul`` and of :meth:`saddlebook.batched.NetworkBatch.evaluate`.
+  ``torch.matmul`` and of :meth:`saddlebook.dynamics.NetworkBatch.evaluate`.
 - :func:`gd_escape`: plain fixed-step gradient descent θ ← θ − η∇𝓛 on a batch
   of networks, stopped at the same loss threshold as the engine; the GD escape
   time is ``k·η`` for the first step k with loss ≤ level.
@@ -22,7 +22,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from .batched import NetworkBatch
+from ._batch import NetworkBatch
 
 __all__ = ["gradient_flops", "matmul_rate", "gradient_rate", "gd_escape", "gd_step_for_accuracy", "load_average"]
 

@@ -28,10 +28,10 @@ from typing import Sequence
 
 import torch
 
-from .activations import Activation, derivative, phi
-from .flow import _loss_and_gradient, _validate
-from .losses import _loss_value
-from .network import _output, _preactivations
+from ..nets._activations import Activation, derivative, phi
+from ..dynamics._reference import loss_and_gradient, validated_activation
+from ..nets._losses import loss_unchecked
+from ..nets._network import network_output, preactivations_unchecked
 
 __all__ = [
     "imbalance",
@@ -87,8 +87,8 @@ def _pre_grads(weights, x, y, fn, loss):
     # Pre-activations and ∂𝓛/∂z_ℓ of the mean loss, by autograd.
     with torch.enable_grad():
         leaves = [w.detach().requires_grad_(True) for w in weights]
-        zs = _preactivations(leaves, x, fn)
-        value = _loss_value(_output(zs), y, loss)
+        zs = preactivations_unchecked(leaves, x, fn)
+        value = loss_unchecked(network_output(zs), y, loss)
         gz = torch.autograd.grad(value, zs)
     return [z.detach() for z in zs], [g.detach() for g in gz]
 
@@ -124,8 +124,8 @@ def imbalance_rates(
         pre-activation gradients of the mean loss. Length L − 1.
     """
     weights = _check_weights(weights)
-    fn = _validate(weights, sigma, x, y, loss)
-    _, grads = _loss_and_gradient(weights, x, y, fn, loss)
+    fn = validated_activation(weights, sigma, x, y, loss)
+    _, grads = loss_and_gradient(weights, x, y, fn, loss)
     rates = _norm_rates(weights, grads)
     lhs = rates[1:] - rates[:-1]
     zs, gz = _pre_grads(weights, x, y, fn, loss)
@@ -162,8 +162,8 @@ def identity_scale(
         against this scale are then larger than machine epsilon suggests.
     """
     weights = _check_weights(weights)
-    fn = _validate(weights, sigma, x, y, loss)
-    _, grads = _loss_and_gradient(weights, x, y, fn, loss)
+    fn = validated_activation(weights, sigma, x, y, loss)
+    _, grads = loss_and_gradient(weights, x, y, fn, loss)
     rates = _norm_rates(weights, grads).abs()
     return rates[1:] + rates[:-1]
 
@@ -217,8 +217,8 @@ def matrix_imbalance_rates(
     then substitute g_ℓ = σ'(z_ℓ) ⊙ u.
     """
     weights = _check_weights(weights)
-    fn = _validate(weights, sigma, x, y, loss)
-    _, grads = _loss_and_gradient(weights, x, y, fn, loss)
+    fn = validated_activation(weights, sigma, x, y, loss)
+    _, grads = loss_and_gradient(weights, x, y, fn, loss)
     ws = [w.detach() for w in weights]
     wdot = [-g for g in grads]
     lhs = []
@@ -266,10 +266,10 @@ def gd_imbalance_step(
         ‖W − η∇‖² = ‖W‖² − 2η⟨W, ∇⟩ + η²‖∇‖². All tensors have length L − 1.
     """
     weights = _check_weights(weights)
-    fn = _validate(weights, sigma, x, y, loss)
+    fn = validated_activation(weights, sigma, x, y, loss)
     if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not (lr > 0) or lr == float("inf"):
         raise ValueError(f"parameter 'lr' must be finite and > 0, got {lr!r}")
-    _, grads = _loss_and_gradient(weights, x, y, fn, loss)
+    _, grads = loss_and_gradient(weights, x, y, fn, loss)
     rates = _norm_rates(weights, grads)
     before = imbalance(weights)
     after = imbalance([w.detach() - lr * g for w, g in zip(weights, grads)])

