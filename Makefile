@@ -6,13 +6,20 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: book test benchmark clean
+.PHONY: book test unit lint benchmark clean
 
 book: $(STAMP)
 	$(PY) -m saddlebook build
 
-test: $(STAMP)
+test: lint
 	$(PY) -m pytest
+
+# The package's own tests, without executing any notebook (about a minute).
+unit: lint
+	$(PY) -m pytest -m "not book"
+
+lint: $(STAMP)
+	$(PY) -m ruff check src tests benchmarks
 
 benchmark: $(STAMP)
 	$(PY) benchmarks/rebuild.py

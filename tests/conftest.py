@@ -13,3 +13,14 @@ def quick_book(tmp_path_factory):
     results = execute_all(dest, common={"quick": True}, log=lambda *_: None)
     index = build_html(dest, log=lambda *_: None)
     return {"root": dest, "index": index, "results": {r.chapter: r for r in results}}
+
+
+# Files whose tests execute notebooks: marked ``book`` so that ``make unit`` can leave them out.
+_BOOK_FILES = {"test_chapters.py", "test_classroom.py", "test_browser.py", "test_fuzz.py",
+               "test_pipeline.py", "test_falsify.py", "test_draws.py"}
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if item.path.name in _BOOK_FILES or "quick_book" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.book)

@@ -78,13 +78,20 @@ def test_magic_lines_do_not_hide_a_cells_imports(pkg):
     got = modules(pkg, "%matplotlib inline\nimport pkg.b", "for i in range(2):\n    %time pass\nfrom pkg import c")
     assert got == ["__init__.py", "b.py", "c.py"]
     # a cell that is not Python at all is skipped, the others still count
-    assert modules(pkg, "%%bash\necho import pkg.sub", "def broken(:\n    import pkg.sub", "import pkg.c") == ["__init__.py", "c.py"]
+    assert modules(pkg, "%%bash\necho import pkg.sub", "def broken(:\n    import pkg.sub", "import pkg.c") == [
+        "__init__.py",
+        "c.py",
+    ]
 
 
 def test_publish_is_left_out_unless_the_chapter_imports_it(pkg):
     assert modules(pkg, "import pkg.uses_publish") == ["__init__.py", "uses_publish.py"]
     assert modules(pkg, "from pkg.publish import x") == [
-        "__init__.py", "b.py", "c.py", "publish/__init__.py", "publish/x.py"
+        "__init__.py",
+        "b.py",
+        "c.py",
+        "publish/__init__.py",
+        "publish/x.py",
     ]
 
 
@@ -129,14 +136,17 @@ def test_the_real_package_inits_only_reexport():
     """The rule that makes the keys narrow: an ``__init__`` holds imports, a docstring
     and ``__all__``, nothing that computes, so it is followed only for the names asked."""
     import ast
+
     import saddlebook
 
     root = Path(saddlebook.__file__).parent
     for init in root.rglob("__init__.py"):
         for node in ast.parse(init.read_text()).body:
-            ok = isinstance(node, (ast.Import, ast.ImportFrom)) or (
-                isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)) or (
-                isinstance(node, (ast.Assign, ast.AugAssign)) and "__all__" in ast.dump(node))
+            ok = (
+                isinstance(node, (ast.Import, ast.ImportFrom))
+                or (isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant))
+                or (isinstance(node, (ast.Assign, ast.AugAssign)) and "__all__" in ast.dump(node))
+            )
             assert ok, f"{init.relative_to(root)} line {node.lineno} does more than re-export"
 
 

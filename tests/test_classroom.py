@@ -1,13 +1,17 @@
 """Student edition and autograder, on a throw-away chapter with three exercises."""
 import json
-import textwrap
 
 import nbformat
 import pytest
 
 from saddlebook.publish.chapters import Chapter
 from saddlebook.publish.classroom import (
-    GradeError, exercises, grade, instructor_notebook, student_notebook, write_student_notebooks,
+    GradeError,
+    exercises,
+    grade,
+    instructor_notebook,
+    student_notebook,
+    write_student_notebooks,
 )
 from saddlebook.publish.cli import main
 

@@ -4,9 +4,8 @@ import torch
 
 import saddlebook as sb
 from saddlebook.book import counterfactual
-from saddlebook.dynamics import NetworkBatch
 from saddlebook.data import sample_moment
-from saddlebook.dynamics import gradient
+from saddlebook.dynamics import NetworkBatch, gradient
 
 
 @pytest.fixture()

@@ -4,6 +4,7 @@ import pytest
 import torch
 
 import saddlebook as sb
+from saddlebook.data import angle_blind_gamma, feature_geometry, first_hermite, population_moment
 
 F64 = torch.float64
 
@@ -56,7 +57,6 @@ def test_gamma_of_linear_teacher_with_whitened_inputs():
 
 # --- population moment, first Hermite coefficient, feature geometry (chapter 07) ---
 
-from saddlebook.data import angle_blind_gamma, feature_geometry, first_hermite, population_moment
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,6 @@ from saddlebook.errors import ParameterError
 from saddlebook.publish.chapters import Chapter, find_root
 from saddlebook.publish.draws import draws
 from saddlebook.publish.execute import pair
-
 from test_pipeline import CHAPTER
 
 DRAWS = "  name: saddlebook\nsaddlebook:\n  draws:\n  - value: 2.0\n  - value: 7.0\n---"

@@ -5,8 +5,7 @@ import pytest
 import torch
 
 import saddlebook as sb
-from saddlebook.dynamics import NetworkBatch, activation_pair
-from saddlebook.dynamics import integrate, progress_enabled
+from saddlebook.dynamics import NetworkBatch, activation_pair, integrate, progress_enabled
 from saddlebook.errors import DivergenceError
 from saddlebook.nets import he_weights
 

@@ -6,9 +6,8 @@ import torch
 
 import saddlebook as sb
 from saddlebook.dynamics import escape_time, sweep
-from saddlebook.theory import fit_log, fit_power, local_slopes, loglog_slope
 from saddlebook.errors import ParameterError
-from saddlebook.theory import blowup_time
+from saddlebook.theory import blowup_time, fit_log, fit_power, local_slopes, loglog_slope
 
 torch.set_num_threads(1)
 

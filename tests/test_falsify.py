@@ -6,7 +6,6 @@ import pytest
 
 from saddlebook.errors import ParameterError
 from saddlebook.publish.falsify import falsify
-
 from test_pipeline import CHAPTER
 
 TOY = CHAPTER.replace(

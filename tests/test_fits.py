@@ -6,13 +6,18 @@ import numpy as np
 import pytest
 import torch
 
-from saddlebook.dynamics import NetworkBatch
-from saddlebook.dynamics import sweep
-from saddlebook.theory import (corrected_exponent, fit_log, fit_power, limit_at_zero, local_slopes, log_power,
-                             loglog_slope)
+from saddlebook.dynamics import NetworkBatch, gd_escape, gd_step_for_accuracy, gradient_flops, sweep
 from saddlebook.errors import ParameterError
-from saddlebook.dynamics import gd_escape, gd_step_for_accuracy, gradient_flops
-from saddlebook.theory import critical_depth_integral
+from saddlebook.theory import (
+    corrected_exponent,
+    critical_depth_integral,
+    fit_log,
+    fit_power,
+    limit_at_zero,
+    local_slopes,
+    log_power,
+    loglog_slope,
+)
 
 torch.set_num_threads(1)
 
@@ -69,8 +74,8 @@ def test_gradient_flops_counts_forward_and_backward():
 
 def test_gd_escape_converges_to_the_engine_time():
     s = sweep("tanh", 3, 3, [0.2], width=4, input_dim=2, n_samples=64, rtol=1e-10)
-    from saddlebook.nets import symmetric_weights
     import saddlebook as sb
+    from saddlebook.nets import symmetric_weights
 
     v = torch.tensor([1.0, 0.0], dtype=torch.float64)
     x = sb.gaussian_inputs(64, 2, seed=0)

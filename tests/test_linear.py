@@ -78,7 +78,9 @@ def test_modes_init_and_strengths():
     assert w1.shape == (5, 6) and w2.shape == (3, 5)
     assert torch.allclose(w2 @ w1, 1e-3 * U @ V.T, atol=1e-15)
     assert torch.allclose(sb.theory.mode_strengths([w1, w2], U, V), torch.full((3,), 1e-3, dtype=F64), rtol=1e-12)
-    assert torch.allclose(sb.theory.growing_mode_strength([w1, w2], U, V), torch.full((3,), 1e-3, dtype=F64), rtol=1e-12)
+    assert torch.allclose(
+        sb.theory.growing_mode_strength([w1, w2], U, V), torch.full((3,), 1e-3, dtype=F64), rtol=1e-12
+    )
     with pytest.raises(ValueError, match="hidden"):
         sb.theory.two_layer_modes_init(U, V, 1e-3, hidden=2)
     with pytest.raises(ValueError, match="orthonormal"):
@@ -91,8 +93,9 @@ def test_modes_follow_saxe_one_at_a_time():
     A = U @ torch.diag(torch.tensor(s, dtype=F64)) @ V.T
     x = sb.whitened_inputs(48, 6, seed=1)
     ts = np.linspace(0, 12, 121)
-    res = sb.gradient_flow(sb.theory.two_layer_modes_init(U, V, 1e-3, hidden=4), "identity", x, x @ A.T,
-                           t_max=12.0, t_eval=ts)
+    res = sb.gradient_flow(
+        sb.theory.two_layer_modes_init(U, V, 1e-3, hidden=4), "identity", x, x @ A.T, t_max=12.0, t_eval=ts
+    )
     um = np.array([sb.theory.mode_strengths(w, U, V).numpy() for w in res.weights])
     th = np.stack([sb.saxe_mode_strength(ts, sk, 1e-3) for sk in s], axis=1)
     assert np.max(np.abs(um - th) / th) < 1e-6

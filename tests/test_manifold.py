@@ -1,11 +1,10 @@
-import numpy as np
 import pytest
 import torch
 
 import saddlebook as sb
+from saddlebook.errors import ParameterError
 from saddlebook.geometry import _manifold as M
 from saddlebook.nets import bottleneck_layers, he_weights, layer_scales, small_weights, symmetric_weights
-from saddlebook.errors import ParameterError
 
 WID = [3, 4, 4, 4, 1]
 

@@ -26,7 +26,9 @@ def test_linear_coefficient_known_values():
     assert O.linear_coefficient("identity", 1.7) == pytest.approx(1.0, rel=1e-12)
     # E[cos(s g)] = exp(-s^2/2) for sin; E[erf'(s g)] = (2/sqrt(pi)) / sqrt(1 + 2 s^2).
     assert O.linear_coefficient("sin", 0.8) == pytest.approx(math.exp(-0.32), rel=1e-10)
-    assert O.linear_coefficient("erf", 1.3) == pytest.approx(2 / math.sqrt(math.pi) / math.sqrt(1 + 2 * 1.69), rel=1e-10)
+    assert O.linear_coefficient("erf", 1.3) == pytest.approx(
+        2 / math.sqrt(math.pi) / math.sqrt(1 + 2 * 1.69), rel=1e-10
+    )
     assert O.linear_coefficient("tanh", 0.0) == pytest.approx(1.0, rel=1e-12)
     with pytest.raises(ValueError, match="scale"):
         O.linear_coefficient("tanh", -1.0)
@@ -55,7 +57,9 @@ def test_predicted_ratios_are_gram_ratios():
         assert torch.allclose(m_ov / m_ov[0], rho, rtol=1e-12)
     # Isotropic inputs, orthonormal directions: ratios are w_k / w_1.
     Q, _ = torch.linalg.qr(V)
-    iso = sb.FeatureSum([sb.SingleIndexTeacher(Q[:, k], f, b) for k, (f, b) in enumerate([("tanh", 1.0), ("sin", 0.7), ("erf", -0.5)])])
+    iso = sb.FeatureSum(
+        [sb.SingleIndexTeacher(Q[:, k], f, b) for k, (f, b) in enumerate([("tanh", 1.0), ("sin", 0.7), ("erf", -0.5)])]
+    )
     w = O.feature_weights(iso)
     assert torch.allclose(O.predicted_ratios(iso), w / w[0], atol=1e-12)
     with pytest.raises(ValueError, match="metric"):

@@ -1,16 +1,12 @@
 """The publishing pipeline on a tiny throw-away book: execution, caching,
 parameter refusal, failure handling. Runs real kernels through papermill."""
-import json
-import os
 import subprocess
 import sys
 import textwrap
-from pathlib import Path
 
 import pytest
 
 from saddlebook.errors import ParameterError
-from saddlebook.publish import chapters as chapters_mod
 from saddlebook.publish.chapters import Chapter, chapters, resolve
 from saddlebook.publish.execute import ChapterFailed, cache_key, execute
 from saddlebook.publish.pages import verification_markdown
@@ -189,7 +185,9 @@ def test_incremental_rebuild_executes_only_what_changed(book):
     (book / "_toc.yml").write_text(
         "format: jb-book\nroot: book/executed/01-toy\nchapters:\n  - file: book/executed/02-toy\n"
     )
-    ran = lambda: sorted(r.chapter for r in execute_all(book, log=lambda *_: None))
+    def ran():
+        return sorted(r.chapter for r in execute_all(book, log=lambda *_: None))
+
     assert ran() == ["01-toy", "02-toy"]
     assert ran() == []  # nothing changed: nothing re-executes
     src = book / "chapters" / "02-toy.md"
@@ -237,7 +235,9 @@ def test_run_alone_pages_execute_after_all_others(book):
         f'import time; t0 = time.time(); time.sleep(1.5); open(r"{stamp}/slow", "w").write(f"{{t0}} {{time.time()}}")\n'
         'check("value below five"',
     )
-    timed = CHAPTER.replace("  name: saddlebook\n---", "  name: saddlebook\nsaddlebook:\n  run_alone: true\n---").replace(
+    timed = CHAPTER.replace(
+        "  name: saddlebook\n---", "  name: saddlebook\nsaddlebook:\n  run_alone: true\n---"
+    ).replace(
         'check("value below five"',
         f'import time; open(r"{stamp}/timed", "w").write(f"{{time.time()}}")\ncheck("value below five"',
     )

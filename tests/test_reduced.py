@@ -5,11 +5,17 @@ import pytest
 import torch
 
 import saddlebook as sb
+from saddlebook.errors import ParameterError
 from saddlebook.geometry import _manifold as M
 from saddlebook.nets import symmetric_weights
-from saddlebook.errors import ParameterError
-from saddlebook.theory import (ReducedChain, balanced_scalar, blowup_time, critical_depth_integral,
-                                quadrature_data, reduced_flow)
+from saddlebook.theory import (
+    ReducedChain,
+    balanced_scalar,
+    blowup_time,
+    critical_depth_integral,
+    quadrature_data,
+    reduced_flow,
+)
 
 torch.set_num_threads(1)
 V = torch.tensor([0.6, 0.8, 0.0], dtype=torch.float64)

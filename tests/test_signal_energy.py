@@ -5,7 +5,6 @@ import pytest
 import torch
 
 import saddlebook as sb
-from saddlebook.nets import he_weights
 from saddlebook.errors import ParameterError
 from saddlebook.geometry import (
     escape_exponent,
@@ -16,6 +15,7 @@ from saddlebook.geometry import (
     signal_energy,
     signal_energy_rate,
 )
+from saddlebook.nets import he_weights
 
 WID = [5, 6, 6, 6, 1]
 

@@ -1,10 +1,10 @@
 import pytest
 import torch
 
-from saddlebook.geometry import _manifold as M
-from saddlebook.nets import he_weights, layer_scales, symmetric_weights
 from saddlebook.errors import ParameterError
+from saddlebook.geometry import _manifold as M
 from saddlebook.geometry import distance, layer_distances, off_manifold, perturb
+from saddlebook.nets import he_weights, layer_scales, symmetric_weights
 
 WID = [4, 5, 5, 5, 1]
 
@@ -15,7 +15,9 @@ def test_distances_on_and_off_the_manifold():
     h = he_weights(WID, 1.0, [1], seed=0)
     d = layer_distances(h)
     assert d.shape == (4,)
-    assert float(distance(h)) == pytest.approx(float(M.deviation(h)) * float(torch.sqrt(sum((m**2).sum() for m in h))), rel=1e-12)
+    assert float(distance(h)) == pytest.approx(
+        float(M.deviation(h)) * float(torch.sqrt(sum((m**2).sum() for m in h))), rel=1e-12
+    )
     # off-manifold part is orthogonal to the manifold: projecting it gives zero
     assert float(torch.sqrt(sum((p**2).sum() for p in M.project(off_manifold(h))))) < 1e-14
     batched = [torch.stack(ms) for ms in zip(h, w)]

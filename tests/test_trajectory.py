@@ -2,10 +2,10 @@ import pytest
 import torch
 
 import saddlebook as sb
-from saddlebook.geometry import _manifold as M
-from saddlebook.nets import symmetric_weights
-from saddlebook.geometry import perturb
 from saddlebook.dynamics import flow_states
+from saddlebook.geometry import _manifold as M
+from saddlebook.geometry import perturb
+from saddlebook.nets import symmetric_weights
 
 WID = [4, 5, 5, 5, 1]
 

@@ -1,14 +1,18 @@
-import math
 
 import numpy as np
 import pytest
 import torch
 
 import saddlebook as sb
-from saddlebook.nets import he_weights
+from saddlebook.dynamics import (
+    first_layer_moment,
+    he_escape_grid,
+    he_escapes,
+    linear_first_layer_moment,
+    middle_bottleneck,
+)
 from saddlebook.errors import ParameterError
-from saddlebook.dynamics import (first_layer_moment, he_escape_grid, he_escapes, linear_first_layer_moment,
-                                   middle_bottleneck)
+from saddlebook.nets import he_weights
 
 
 def _data(n=256, d=4, seed=0):

@@ -21,8 +21,8 @@ from typing import Sequence
 
 import torch
 
-from ..nets._activations import Activation, get_activation
 from ..book.counterfactual import current as _counterfactual
+from ..nets._activations import Activation, get_activation
 
 __all__ = [
     "gaussian_inputs",
@@ -138,7 +138,8 @@ def _cov_eigen(cov, d: int) -> tuple[torch.Tensor, torch.Tensor]:
     cov = check_covariance(cov, d)
     evals, evecs = torch.linalg.eigh(cov)
     if evals.min() < -1e-12 * max(1.0, float(evals.abs().max())):
-        raise ValueError(f"parameter 'cov' must be positive semi-definite; smallest eigenvalue {float(evals.min()):.3g}")
+        raise ValueError(f"parameter 'cov' must be positive semi-definite; "
+                         f"smallest eigenvalue {float(evals.min()):.3g}")
     return evals.clamp(min=0), evecs
 
 
@@ -404,8 +405,9 @@ def teacher_features(teacher):
         return [(teacher.v, teacher.f, float(teacher.beta))]
     if isinstance(teacher, FeatureSum):
         return [(f.v, f.f, float(f.beta)) for f in teacher.features]
-    raise ValueError(f"parameter 'teacher' must be a LinearTeacher, SingleIndexTeacher or FeatureSum, "
-                     f"got {type(teacher).__name__}")
+    raise ValueError(
+        f"parameter 'teacher' must be a LinearTeacher, SingleIndexTeacher or FeatureSum, got {type(teacher).__name__}"
+    )
 
 
 def population_moment(teacher, cov: torch.Tensor | None = None, n_nodes: int = 200) -> torch.Tensor:

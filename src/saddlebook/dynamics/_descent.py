@@ -13,8 +13,8 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from ..nets._activations import Activation
 from ..errors import DivergenceError
+from ..nets._activations import Activation
 from ._reference import check_fraction, check_positive, loss_and_gradient, validated_activation
 
 __all__ = ["gradient_descent", "DescentResult"]

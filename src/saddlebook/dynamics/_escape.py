@@ -22,7 +22,6 @@ physical gradient-flow time of the loss ½ E[(ŷ − y)²].
 from __future__ import annotations
 
 import contextlib
-import math
 from dataclasses import dataclass, field
 from typing import Sequence
 
@@ -30,13 +29,13 @@ import numpy as np
 import torch
 
 from ..book import parameters as P
-from ..nets._activations import SMOOTH, ACTIVATIONS, get_activation
-from ._batch import NetworkBatch
 from ..data._synthetic import FeatureSum, LinearTeacher, SingleIndexTeacher, gaussian_inputs, sample_moment
-from ._integrator import integrate
-from ..nets._initializers import INITIALIZATIONS, bottleneck_layers, he_weights, layer_scales, symmetric_weights
 from ..geometry._manifold import to_reduced
+from ..nets._activations import get_activation
+from ..nets._initializers import INITIALIZATIONS, bottleneck_layers, he_weights, layer_scales, symmetric_weights
 from ..theory._reduced import ReducedChain, quadrature_data
+from ._batch import NetworkBatch
+from ._integrator import integrate
 
 __all__ = ["escape_time", "sweep", "SweepResult", "MODELS", "DATA", "CRITERIA"]
 
@@ -117,7 +116,9 @@ def _validate_inputs(x, y, cov, direction, teacher, data):
         if not isinstance(x, torch.Tensor) or x.dim() != 2 or x.shape[0] < 1 or x.shape[1] < 1:
             raise P.ParameterError("parameter 'x' must be a 2-D tensor of shape (n, d)")
         if data != "sample":
-            raise P.ParameterError("user inputs 'x' need data='sample' (the population quadrature builds its own inputs)")
+            raise P.ParameterError(
+                "user inputs 'x' need data='sample' (the population quadrature builds its own inputs)"
+            )
         if cov is not None:
             raise P.ParameterError("give either inputs 'x' or a covariance 'cov' for a Gaussian sample, not both")
         x = x.to(torch.float64)
@@ -142,9 +143,34 @@ def _validate_inputs(x, y, cov, direction, teacher, data):
     return x, y, cov, direction
 
 
-def _validate(activation, depth, r, bottleneck, eps, width, input_dim, teacher, init, model, data,
-              n_samples, n_nodes, scale, seeds, data_seed, threshold, criterion, dtype, rtol, t_max, threads,
-              x=None, y=None, cov=None, direction=None):
+def _validate(
+    activation,
+    depth,
+    r,
+    bottleneck,
+    eps,
+    width,
+    input_dim,
+    teacher,
+    init,
+    model,
+    data,
+    n_samples,
+    n_nodes,
+    scale,
+    seeds,
+    data_seed,
+    threshold,
+    criterion,
+    dtype,
+    rtol,
+    t_max,
+    threads,
+    x=None,
+    y=None,
+    cov=None,
+    direction=None,
+):
     name, _ = get_activation(activation)
     data = P.choice("data", data, DATA)
     x, y, cov, direction = _validate_inputs(x, y, cov, direction, teacher, data)
@@ -166,9 +192,13 @@ def _validate(activation, depth, r, bottleneck, eps, width, input_dim, teacher, 
     model = P.choice("model", model, MODELS)
     criterion = P.choice("criterion", criterion, CRITERIA)
     if model == "reduced" and init != "symmetric":
-        raise P.ParameterError(f"model='reduced' needs init='symmetric' (the reduction holds on the manifold), got init={init!r}")
+        raise P.ParameterError(
+            f"model='reduced' needs init='symmetric' (the reduction holds on the manifold), got init={init!r}"
+        )
     if data == "population" and init != "symmetric":
-        raise P.ParameterError("data='population' needs init='symmetric' (off the manifold the expectation is not one-dimensional)")
+        raise P.ParameterError(
+            "data='population' needs init='symmetric' (off the manifold the expectation is not one-dimensional)"
+        )
     n_samples = P.integer("n_samples", n_samples, 1, 10_000_000)
     n_nodes = P.integer("n_nodes", n_nodes, 2, 1000)
     scale = P.real("scale", scale, 0, None, lo_open=True)
@@ -188,18 +218,42 @@ def _validate(activation, depth, r, bottleneck, eps, width, input_dim, teacher, 
     if threads is not None:
         threads = P.integer("threads", threads, 1, 1024)
     if isinstance(direction, torch.Tensor) and direction.numel() != input_dim:
-        raise P.ParameterError(f"parameter 'direction' has {direction.numel()} entries but the input dimension is {input_dim}")
+        raise P.ParameterError(
+            f"parameter 'direction' has {direction.numel()} entries but the input dimension is {input_dim}"
+        )
     if cov is not None:
         cov = torch.as_tensor(cov, dtype=torch.float64)
         if tuple(cov.shape) != (input_dim, input_dim):
-            raise P.ParameterError(f"parameter 'cov' has shape {tuple(cov.shape)} but must be ({input_dim}, {input_dim})")
+            raise P.ParameterError(
+                f"parameter 'cov' has shape {tuple(cov.shape)} but must be ({input_dim}, {input_dim})"
+            )
     extra = dict(x=x, y=y, cov=cov, direction=direction)
     if y is not None:
-        return dict(activation=activation, activation_name=name, depth=depth, bottleneck=bottleneck, eps=eps,
-                    width=width, input_dim=input_dim, teacher=None, init=init, model=model, data=data,
-                    n_samples=n_samples, n_nodes=n_nodes, scale=scale, seeds=seeds, data_seed=data_seed,
-                    threshold=threshold, criterion=criterion, dtype=dtype, rtol=rtol, t_max=t_max, threads=threads,
-                    **extra)
+        return dict(
+            activation=activation,
+            activation_name=name,
+            depth=depth,
+            bottleneck=bottleneck,
+            eps=eps,
+            width=width,
+            input_dim=input_dim,
+            teacher=None,
+            init=init,
+            model=model,
+            data=data,
+            n_samples=n_samples,
+            n_nodes=n_nodes,
+            scale=scale,
+            seeds=seeds,
+            data_seed=data_seed,
+            threshold=threshold,
+            criterion=criterion,
+            dtype=dtype,
+            rtol=rtol,
+            t_max=t_max,
+            threads=threads,
+            **extra,
+        )
     if teacher is None:
         v = torch.zeros(input_dim, dtype=torch.float64)
         v[0] = 1.0
@@ -211,11 +265,31 @@ def _validate(activation, depth, r, bottleneck, eps, width, input_dim, teacher, 
         raise P.ParameterError(f"parameter 'teacher' has input dimension {t_dim} but input_dim = {input_dim}")
     if data == "population" and not isinstance(teacher, (LinearTeacher, SingleIndexTeacher)):
         raise P.ParameterError("data='population' needs a LinearTeacher or SingleIndexTeacher")
-    return dict(activation=activation, activation_name=name, depth=depth, bottleneck=bottleneck, eps=eps,
-                width=width, input_dim=input_dim, teacher=teacher, init=init, model=model, data=data,
-                n_samples=n_samples, n_nodes=n_nodes, scale=scale, seeds=seeds, data_seed=data_seed,
-                threshold=threshold, criterion=criterion, dtype=dtype, rtol=rtol, t_max=t_max, threads=threads,
-                **extra)
+    return dict(
+        activation=activation,
+        activation_name=name,
+        depth=depth,
+        bottleneck=bottleneck,
+        eps=eps,
+        width=width,
+        input_dim=input_dim,
+        teacher=teacher,
+        init=init,
+        model=model,
+        data=data,
+        n_samples=n_samples,
+        n_nodes=n_nodes,
+        scale=scale,
+        seeds=seeds,
+        data_seed=data_seed,
+        threshold=threshold,
+        criterion=criterion,
+        dtype=dtype,
+        rtol=rtol,
+        t_max=t_max,
+        threads=threads,
+        **extra,
+    )
 
 
 def _direction(teacher) -> torch.Tensor:
@@ -357,9 +431,34 @@ def sweep(
     saddlebook.errors.DivergenceError
         A run diverged; the message names its configuration.
     """
-    cfg = _validate(activation, depth, r, bottleneck, eps, width, input_dim, teacher, init, model, data,
-                    n_samples, n_nodes, scale, list(seeds), data_seed, threshold, criterion, dtype, rtol,
-                    t_max, threads, x=x, y=y, cov=cov, direction=direction)
+    cfg = _validate(
+        activation,
+        depth,
+        r,
+        bottleneck,
+        eps,
+        width,
+        input_dim,
+        teacher,
+        init,
+        model,
+        data,
+        n_samples,
+        n_nodes,
+        scale,
+        list(seeds),
+        data_seed,
+        threshold,
+        criterion,
+        dtype,
+        rtol,
+        t_max,
+        threads,
+        x=x,
+        y=y,
+        cov=cov,
+        direction=direction,
+    )
     L, N, d = cfg["depth"], cfg["width"], cfg["input_dim"]
     widths = [d] + [N] * (L - 1) + [1]
     if cfg["data"] == "population":
@@ -398,11 +497,21 @@ def sweep(
             level, direction = cfg["threshold"] * loss0.double().numpy(), -1
         else:
             level, direction = np.full(len(runs), cfg["threshold"] * gamma), 1
-        desc = (f"activation={cfg['activation_name']}, depth={L}, bottleneck={cfg['bottleneck']}, width={N}, "
-                f"init={cfg['init']}, model={cfg['model']}, data={cfg['data']}")
-        res = integrate(problem, params, t_max=cfg["t_max"], event_level=level, event_direction=direction,
-                        rtol=cfg["rtol"], record=record, progress=progress,
-                        config=[f"escape run eps={e:g}, seed={s} ({desc})" for e, s in runs])
+        desc = (
+            f"activation={cfg['activation_name']}, depth={L}, bottleneck={cfg['bottleneck']}, width={N}, "
+            f"init={cfg['init']}, model={cfg['model']}, data={cfg['data']}"
+        )
+        res = integrate(
+            problem,
+            params,
+            t_max=cfg["t_max"],
+            event_level=level,
+            event_direction=direction,
+            rtol=cfg["rtol"],
+            record=record,
+            progress=progress,
+            config=[f"escape run eps={e:g}, seed={s} ({desc})" for e, s in runs],
+        )
     cfg_out = {k: v for k, v in cfg.items() if k not in ("teacher", "x", "y", "cov", "direction", "direction_used")}
     cfg_out["dtype"] = str(dt).replace("torch.", "")
     return SweepResult(
@@ -419,8 +528,9 @@ def sweep(
     )
 
 
-def escape_time(activation="tanh", depth: int = 4, r: int | None = None, eps: float = 0.01, *, seed: int = 0,
-                **options) -> float:
+def escape_time(
+    activation="tanh", depth: int = 4, r: int | None = None, eps: float = 0.01, *, seed: int = 0, **options
+) -> float:
     """Escape time τ of one configuration (flow time units).
 
     Parameters

@@ -215,7 +215,6 @@ def integrate(
     start = time.perf_counter()
     params = [p.detach().clone() for p in params0]
     B = params[0].shape[0]
-    dtype = params[0].dtype
     config = list(config) if config is not None else [f"run {b}" for b in range(B)]
     if event_direction not in (-1, 1):
         raise ValueError(f"parameter 'event_direction' must be -1 or +1, got {event_direction!r}")
@@ -245,7 +244,10 @@ def integrate(
     t_final = np.full(B, np.nan)
     final: list[torch.Tensor | None] = [None] * B
     lo0 = loss0.clone()
-    hist = [dict(t=[0.0], loss=[float(loss0[b])], norms=[_norms([p[b : b + 1] for p in params])[0].numpy()]) for b in range(B)] if record else None
+    hist = None
+    if record:
+        hist = [dict(t=[0.0], loss=[float(loss0[b])], norms=[_norms([p[b : b + 1] for p in params])[0].numpy()])
+                for b in range(B)]
 
     bar = None
     if progress_enabled(progress):
@@ -301,9 +303,7 @@ def integrate(
                 finite &= torch.isfinite(k.reshape(k.shape[0], -1)).all(dim=1)
             err = torch.where(finite, err, torch.full_like(err, math.inf))
             ok = err <= 1.0
-            factor = torch.where(
-                err > 0, _SAFETY * err.clamp_min(1e-300) ** -0.2, torch.full_like(err, _MAX_FACTOR)
-            )
+            factor = torch.where(err > 0, _SAFETY * err.clamp_min(1e-300) ** -0.2, torch.full_like(err, _MAX_FACTOR))
             factor = factor.clamp(_MIN_FACTOR, _MAX_FACTOR)
             factor = torch.where(ok, factor, factor.clamp(max=1.0))
             okn = ok.numpy()
@@ -313,8 +313,12 @@ def integrate(
             bad = ok & (nloss > max_loss_ratio * lo0)
             if bool(bad.any()):
                 r = int(bad.nonzero()[0])
-                raise DivergenceError(float(t[r] + h[r]), float(nloss[r]), config[int(idx[r])],
-                                      f"loss exceeded {max_loss_ratio:g} x loss(0)")
+                raise DivergenceError(
+                    float(t[r] + h[r]),
+                    float(nloss[r]),
+                    config[int(idx[r])],
+                    f"loss exceeded {max_loss_ratio:g} x loss(0)",
+                )
             t_new = t + h
             # Event: the observable crossed the level within an accepted step.
             crossed = torch.zeros_like(ok)
@@ -324,10 +328,16 @@ def integrate(
                 crossed = ok & (g_old < 0) & (g_new >= 0)
             if bool(crossed.any()):
                 rows = crossed.nonzero()[:, 0]
-                theta, state, n_used = _locate(problem, _take(params, rows), [_take(k, rows) for k in ks],
-                                               h.index_select(0, rows), lev.index_select(0, rows),
-                                               event_direction, obs.index_select(0, rows),
-                                               nobs_v.index_select(0, rows))
+                theta, state, n_used = _locate(
+                    problem,
+                    _take(params, rows),
+                    [_take(k, rows) for k in ks],
+                    h.index_select(0, rows),
+                    lev.index_select(0, rows),
+                    event_direction,
+                    obs.index_select(0, rows),
+                    nobs_v.index_select(0, rows),
+                )
                 nobs[idx.index_select(0, rows).numpy()] += n_used
                 finish(rows, t.index_select(0, rows) + theta * h.index_select(0, rows), state, True)
             reached = ok & ~crossed & (t_new >= t_max * (1 - 1e-12))

@@ -15,10 +15,10 @@ import torch
 from scipy.integrate import solve_ivp
 
 from ..book.counterfactual import bend_gradients
-from ..errors import DivergenceError, ParameterError
+from ..errors import DivergenceError
 from ..nets._activations import Activation, get_activation
-from ..nets._losses import loss_unchecked, check_loss
-from ..nets._network import network_output, preactivations_unchecked, check_shapes
+from ..nets._losses import check_loss, loss_unchecked
+from ..nets._network import check_shapes, network_output, preactivations_unchecked
 
 __all__ = ["gradient", "gradient_flow", "flow_through_escape", "FlowResult"]
 

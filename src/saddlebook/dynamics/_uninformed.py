@@ -31,10 +31,10 @@ import numpy as np
 import torch
 
 from ..book import parameters as P
-from ..nets._activations import derivative, get_activation
 from ..data._synthetic import sample_moment
-from ._escape import sweep
+from ..nets._activations import derivative, get_activation
 from ..nets._initializers import he_weights
+from ._escape import sweep
 
 __all__ = ["first_layer_moment", "linear_first_layer_moment", "middle_bottleneck", "he_escapes", "he_escape_grid"]
 

@@ -2,38 +2,38 @@
 coordinates, symmetry breaking off it, feature overlaps, the signal energy.
 """
 from ._manifold import (
-    project,
     deviation,
+    from_reduced,
+    project,
     row_deviation,
     to_reduced,
-    from_reduced,
-)
-from ._symmetry_breaking import (
-    off_manifold,
-    distance,
-    layer_distances,
-    perturb,
 )
 from ._overlaps import (
     METRICS,
-    linear_coefficient,
     feature_weights,
-    teacher_directions,
     gram,
+    linear_coefficient,
     moment_overlaps,
-    predicted_ratios,
     overlap_matrix,
-    principal_overlaps,
     overlap_trajectory,
+    predicted_ratios,
+    principal_overlaps,
+    teacher_directions,
 )
 from ._signal_energy import (
+    escape_exponent,
+    fit_growth,
+    growth_exponent,
     linear_moment,
+    plateau_time,
     signal_energy,
     signal_energy_rate,
-    growth_exponent,
-    escape_exponent,
-    plateau_time,
-    fit_growth,
+)
+from ._symmetry_breaking import (
+    distance,
+    layer_distances,
+    off_manifold,
+    perturb,
 )
 
 __all__ = [

@@ -17,14 +17,12 @@ overlaps of a network's weights.
 from __future__ import annotations
 
 import math
-from typing import Sequence
 
 import numpy as np
 import torch
 
+from ..data._synthetic import check_covariance, first_hermite, teacher_features
 from ..nets._activations import derivative
-from ..data._synthetic import check_covariance
-from ..data._synthetic import teacher_features, first_hermite
 
 __all__ = [
     "METRICS",

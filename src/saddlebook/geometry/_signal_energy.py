@@ -35,8 +35,8 @@ import numpy as np
 import torch
 
 from ..dynamics._reference import gradient
-from ..nets._network import check_shapes, forward
 from ..errors import ParameterError
+from ..nets._network import check_shapes, forward
 
 __all__ = [
     "linear_moment",
@@ -202,7 +202,8 @@ def plateau_time(gamma0: float, gamma1: float, k: float, c: float) -> float:
     """
     g0, g1, k, c = float(gamma0), float(gamma1), float(k), float(c)
     if not (math.isfinite(g0) and math.isfinite(g1) and 0 < g0 < g1):
-        raise ParameterError(f"parameters 'gamma0' = {gamma0!r}, 'gamma1' = {gamma1!r} must satisfy 0 < gamma0 < gamma1")
+        raise ParameterError(f"parameters 'gamma0' = {gamma0!r}, 'gamma1' = {gamma1!r} "
+                             "must satisfy 0 < gamma0 < gamma1")
     if not (math.isfinite(c) and c > 0):
         raise ParameterError(f"parameter 'c' = {c!r} must be a finite number > 0")
     if not math.isfinite(k):

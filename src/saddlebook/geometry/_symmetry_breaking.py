@@ -20,8 +20,8 @@ from typing import Sequence
 
 import torch
 
-from ._manifold import project
 from ..errors import ParameterError
+from ._manifold import project
 
 __all__ = ["off_manifold", "distance", "layer_distances", "perturb"]
 

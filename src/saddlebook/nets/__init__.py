@@ -4,36 +4,36 @@ initializations and losses.
 from ._activations import (
     ACTIVATIONS,
     SMOOTH,
-    quadratic,
-    get_activation,
     derivative,
+    get_activation,
     phi,
+    quadratic,
 )
 from ._classes import (
+    CLASS_LABELS,
     ActivationClass,
     classify,
     taylor_coefficients,
-    CLASS_LABELS,
-)
-from ._network import (
-    check_shapes,
-    preactivations,
-    forward,
-    widths_for,
-    init_gaussian,
 )
 from ._initializers import (
     INITIALIZATIONS,
     bottleneck_layers,
-    layer_scales,
-    symmetric_weights,
     he_weights,
+    layer_scales,
     small_weights,
+    symmetric_weights,
 )
 from ._losses import (
     LOSSES,
     loss_value,
     network_loss,
+)
+from ._network import (
+    check_shapes,
+    forward,
+    init_gaussian,
+    preactivations,
+    widths_for,
 )
 
 __all__ = [

@@ -182,7 +182,9 @@ def he_weights(
     return out
 
 
-def small_weights(widths: Sequence[int], eps: float, seed: int = 0, dtype: torch.dtype = torch.float64) -> list[torch.Tensor]:
+def small_weights(
+    widths: Sequence[int], eps: float, seed: int = 0, dtype: torch.dtype = torch.float64
+) -> list[torch.Tensor]:
     """He-normal weights with every layer rescaled by ε (``he_weights`` with r = L)."""
     widths = _widths(widths)
     return he_weights(widths, eps, list(range(1, len(widths))), seed=seed, dtype=dtype)

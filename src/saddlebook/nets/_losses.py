@@ -12,7 +12,7 @@ from typing import Sequence
 import torch
 
 from ._activations import Activation, get_activation
-from ._network import network_output, preactivations_unchecked, check_shapes
+from ._network import check_shapes, network_output, preactivations_unchecked
 
 __all__ = ["LOSSES", "loss_value", "network_loss"]
 

@@ -233,7 +233,8 @@ def init_gaussian(
     else:
         scales = [float(s) for s in scale]
         if len(scales) != L:
-            raise ValueError(f"parameter 'scale' must be a float or a list of {L} floats (one per layer), got {len(scales)}")
+            raise ValueError(f"parameter 'scale' must be a float or a list of {L} floats "
+                             f"(one per layer), got {len(scales)}")
     if any(not (math.isfinite(s) and s > 0) for s in scales):
         raise ValueError(f"parameter 'scale' must be finite and > 0, got {scale!r}")
     gen = torch.Generator(device="cpu").manual_seed(int(seed))

@@ -83,7 +83,9 @@ def execute_all(
             if not group:
                 continue
             with ProcessPoolExecutor(max_workers=min(workers, len(group)), mp_context=context) as pool:
-                futures = [(c, pool.submit(_execute_in_worker, c, _applicable(c, common), force, threads)) for c in group]
+                futures = [
+                    (c, pool.submit(_execute_in_worker, c, _applicable(c, common), force, threads)) for c in group
+                ]
                 _collect(futures, results, failures, log)
         log(f"execution finished in {time.perf_counter() - start:.1f} s")
     if failures:

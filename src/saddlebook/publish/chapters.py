@@ -14,8 +14,8 @@ from pathlib import Path
 
 import jupytext
 import nbformat
-from papermill.translators import PythonTranslator
 import yaml
+from papermill.translators import PythonTranslator
 
 from ..errors import ParameterError
 

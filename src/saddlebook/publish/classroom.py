@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 import re
 import tempfile
 from dataclasses import asdict, dataclass, field
@@ -26,7 +25,6 @@ from pathlib import Path
 import jupytext
 import nbformat
 
-from ..errors import ParameterError
 from .chapters import Chapter, chapters, resolve
 from .execute import KERNEL
 
@@ -199,7 +197,8 @@ def _identify(nb, chapter: str | None, root: Path | None) -> Chapter:
         ch = resolve(claimed, root)
     else:
         labels = {e.label for e in exercises(nb)}
-        matches = [c for c in chapters(root) if labels and labels == {e.label for e in exercises(instructor_notebook(c))}]
+        matches = [c for c in chapters(root)
+                   if labels and labels == {e.label for e in exercises(instructor_notebook(c))}]
         if len(matches) != 1:
             raise GradeError("cannot tell which chapter this notebook is; pass --chapter")
         ch = matches[0]
@@ -261,9 +260,15 @@ def grade(
         nbformat.write(nb, src)
         try:
             papermill.execute_notebook(
-                str(src), str(out), parameters=params, kernel_name=KERNEL,
-                cwd=str(ch.root / "chapters"), progress_bar=False, log_output=False,
-                request_save_on_cell_execute=True, execution_timeout=cell_timeout,
+                str(src),
+                str(out),
+                parameters=params,
+                kernel_name=KERNEL,
+                cwd=str(ch.root / "chapters"),
+                progress_bar=False,
+                log_output=False,
+                request_save_on_cell_execute=True,
+                execution_timeout=cell_timeout,
             )
         except PapermillExecutionError:
             pass  # exercise errors are expected; a stop outside them is found below
@@ -277,8 +282,10 @@ def grade(
         ran = by_id.get(cell.get("id"), {})
         for o in ran.get("outputs", []):
             if o.get("output_type") == "error":
-                stopped = (f"chapter code outside the exercises failed at cell {i}: "
-                           f"{o.get('ename')}: {_first_line(o.get('evalue', ''))}")
+                stopped = (
+                    f"chapter code outside the exercises failed at cell {i}: "
+                    f"{o.get('ename')}: {_first_line(o.get('evalue', ''))}"
+                )
     results = []
     for ex in exs:
         errors, ran_all = [], True

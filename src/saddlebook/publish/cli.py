@@ -1,9 +1,11 @@
-"""Command line: ``python -m saddlebook list | run CHAPTER -p NAME VALUE … | build | student | grade NOTEBOOK | falsify | draws``.
+"""Command line: ``python -m saddlebook list | run CHAPTER -p NAME VALUE … | build | student |
+grade NOTEBOOK | falsify | draws``.
 
 Exit codes: 0 success; 1 a chapter or the HTML build failed (the last good
 executed copy is kept); 2 bad input (unknown chapter or parameter, value out
 of range), refused before anything runs.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -13,8 +15,8 @@ from pathlib import Path
 
 from ..errors import ParameterError
 from .build import BuildFailed, build_html, execute_all
-from .classroom import GradeError
 from .chapters import chapters, find_root, resolve
+from .classroom import GradeError
 from .execute import ChapterFailed, execute
 
 
@@ -83,8 +85,14 @@ def _cmd_falsify(args, root: Path) -> int:
     from .falsify import falsify
 
     out = Path(args.out).resolve() if args.out else None
-    falsify(root, chapter_names=args.chapter, counterfactual_names=args.counterfactual,
-            quick=not args.full, jobs=args.jobs, out=out)
+    falsify(
+        root,
+        chapter_names=args.chapter,
+        counterfactual_names=args.counterfactual,
+        quick=not args.full,
+        jobs=args.jobs,
+        out=out,
+    )
     return 0
 
 
@@ -104,8 +112,14 @@ def make_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="execute one chapter (parameters overridable) and rebuild the HTML")
     run.add_argument("chapter", help="chapter stem or unique prefix, e.g. 02")
-    run.add_argument("-p", "--param", nargs=2, action="append", metavar=("NAME", "VALUE"),
-                     help="override a parameter (VALUE is a Python literal or a bare string)")
+    run.add_argument(
+        "-p",
+        "--param",
+        nargs=2,
+        action="append",
+        metavar=("NAME", "VALUE"),
+        help="override a parameter (VALUE is a Python literal or a bare string)",
+    )
     run.add_argument("--out", help="write the executed notebook here instead of book/executed (no HTML)")
     run.add_argument("--cached", action="store_true", help="skip if an executed copy with the same inputs exists")
     run.add_argument("--no-html", dest="html", action="store_false", help="do not rebuild the HTML")
@@ -114,8 +128,14 @@ def make_parser() -> argparse.ArgumentParser:
     build = sub.add_parser("build", help="execute out-of-date chapters, then build the HTML")
     build.add_argument("--force", action="store_true", help="re-execute every chapter")
     build.add_argument("--jobs", type=int, default=None, help="chapters executed in parallel (default: cores)")
-    build.add_argument("-p", "--param", nargs=2, action="append", metavar=("NAME", "VALUE"),
-                       help="override a parameter in every chapter that has it, e.g. -p quick True")
+    build.add_argument(
+        "-p",
+        "--param",
+        nargs=2,
+        action="append",
+        metavar=("NAME", "VALUE"),
+        help="override a parameter in every chapter that has it, e.g. -p quick True",
+    )
     student = sub.add_parser("student", help="write the student edition: notebooks without solutions + HTML")
     student.add_argument("--out", help="output folder (default: _build/student)")
 
@@ -127,21 +147,38 @@ def make_parser() -> argparse.ArgumentParser:
 
     from ..book.counterfactual import COUNTERFACTUALS
 
-    fals = sub.add_parser("falsify", help="execute chapters under counterfactual mathematics; "
-                          "record which claim checks each one breaks (book/falsification.json)")
+    fals = sub.add_parser(
+        "falsify",
+        help="execute chapters under counterfactual mathematics; "
+        "record which claim checks each one breaks (book/falsification.json)",
+    )
     fals.add_argument("--chapter", action="append", help="chapter stem or prefix (repeatable; default: all)")
-    fals.add_argument("--counterfactual", action="append", metavar="NAME",
-                      help=f"repeatable; default: all of {', '.join(COUNTERFACTUALS)}")
+    fals.add_argument(
+        "--counterfactual",
+        action="append",
+        metavar="NAME",
+        help=f"repeatable; default: all of {', '.join(COUNTERFACTUALS)}",
+    )
     fals.add_argument("--full", action="store_true", help="default parameters instead of the quick setting")
     fals.add_argument("--jobs", type=int, default=None, help="executions in parallel (default: cores)")
     fals.add_argument("--out", help="write the record here instead of book/falsification.json")
 
-    other = sub.add_parser("draws", help="execute chapters at the other draws their front matter declares; "
-                           "record which checks hold at each (book/draws.json)")
-    other.add_argument("--chapter", action="append", help="chapter stem or prefix (repeatable; "
-                       "default: every chapter that declares draws)")
-    other.add_argument("--no-quick", dest="quick_too", action="store_false",
-                       help="only the default setting (default: the quick setting too, where a chapter has one)")
+    other = sub.add_parser(
+        "draws",
+        help="execute chapters at the other draws their front matter declares; "
+        "record which checks hold at each (book/draws.json)",
+    )
+    other.add_argument(
+        "--chapter",
+        action="append",
+        help="chapter stem or prefix (repeatable; default: every chapter that declares draws)",
+    )
+    other.add_argument(
+        "--no-quick",
+        dest="quick_too",
+        action="store_false",
+        help="only the default setting (default: the quick setting too, where a chapter has one)",
+    )
     other.add_argument("--jobs", type=int, default=None, help="executions in parallel (default: cores)")
     other.add_argument("--out", help="write the record here instead of book/draws.json")
     return parser
@@ -180,9 +217,15 @@ def main(argv=None) -> int:
         args.param = (args.param or []) + [list(p) for p in pairs]
     try:
         root = find_root()
-        handler = {"list": _cmd_list, "run": _cmd_run, "build": _cmd_build,
-                   "student": _cmd_student, "grade": _cmd_grade, "falsify": _cmd_falsify,
-                   "draws": _cmd_draws}[args.command]
+        handler = {
+            "list": _cmd_list,
+            "run": _cmd_run,
+            "build": _cmd_build,
+            "student": _cmd_student,
+            "grade": _cmd_grade,
+            "falsify": _cmd_falsify,
+            "draws": _cmd_draws,
+        }[args.command]
         return handler(args, root)
     except (ParameterError, FileNotFoundError, GradeError) as err:
         print(f"error: {err}", file=sys.stderr)

@@ -19,7 +19,8 @@ from pathlib import Path
 
 from ..errors import ParameterError
 from ._runs import commit, run_recorded, worker_pool, write_record
-from .chapters import Chapter, chapters as list_chapters, resolve
+from .chapters import Chapter, resolve
+from .chapters import chapters as list_chapters
 from .execute import pair
 
 RECORD = Path("book") / "draws.json"

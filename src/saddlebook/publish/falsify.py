@@ -22,8 +22,10 @@ from pathlib import Path
 from ..book.checks import ENV_FALSIFY
 from ..book.counterfactual import COUNTERFACTUALS, ENV
 from ..errors import ParameterError
-from ._runs import commit as _commit, run_recorded, worker_pool, write_record
-from .chapters import Chapter, chapters as list_chapters, resolve
+from ._runs import commit as _commit
+from ._runs import run_recorded, worker_pool, write_record
+from .chapters import Chapter, resolve
+from .chapters import chapters as list_chapters
 from .execute import pair
 
 RECORD = Path("book") / "falsification.json"

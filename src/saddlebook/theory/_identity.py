@@ -28,8 +28,8 @@ from typing import Sequence
 
 import torch
 
-from ..nets._activations import Activation, derivative, phi
 from ..dynamics._reference import loss_and_gradient, validated_activation
+from ..nets._activations import Activation, derivative, phi
 from ..nets._losses import loss_unchecked
 from ..nets._network import network_output, preactivations_unchecked
 

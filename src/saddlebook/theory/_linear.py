@@ -228,7 +228,8 @@ def mode_strengths(weights, u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
     u = torch.as_tensor(u).to(torch.float64)
     v = torch.as_tensor(v).to(torch.float64)
     if u.shape[0] != prod.shape[0] or v.shape[0] != prod.shape[1] or u.shape[1] != v.shape[1]:
-        raise ValueError(f"parameters 'u' {tuple(u.shape)} and 'v' {tuple(v.shape)} do not fit the map {tuple(prod.shape)}")
+        raise ValueError(f"parameters 'u' {tuple(u.shape)} and 'v' {tuple(v.shape)} "
+                         f"do not fit the map {tuple(prod.shape)}")
     return torch.einsum("ik,ij,jk->k", u, prod, v)
 
 

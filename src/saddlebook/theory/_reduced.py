@@ -32,15 +32,14 @@ from typing import Sequence
 
 import numpy as np
 import torch
-from scipy.special import roots_hermitenorm
 from scipy.integrate import solve_ivp
+from scipy.special import roots_hermitenorm
 
 from ..book.counterfactual import bend_gradients
-from ..nets._activations import Activation
-from ..dynamics._batch import activation_pair
 from ..data._synthetic import LinearTeacher, SingleIndexTeacher
-from ..errors import DivergenceError
-from ..errors import ParameterError
+from ..dynamics._batch import activation_pair
+from ..errors import DivergenceError, ParameterError
+from ..nets._activations import Activation
 
 __all__ = [
     "quadrature_data",
