@@ -43,11 +43,17 @@ import numpy as np
 import torch
 
 import saddlebook as sb
-from saddlebook.dynamics import NetworkBatch
-from saddlebook.dynamics import sweep
+from saddlebook.dynamics import (
+    NetworkBatch,
+    gd_step_for_accuracy,
+    gradient_flops,
+    gradient_rate,
+    load_average,
+    matmul_rate,
+    sweep,
+)
 from saddlebook.nets import bottleneck_layers, layer_scales, symmetric_weights
 from saddlebook.publish.execute import MALLOC_ENV  # the thresholds the book's kernels run with
-from saddlebook.dynamics import gd_escape, gd_step_for_accuracy, gradient_flops, gradient_rate, load_average, matmul_rate
 
 HERE = Path(__file__).resolve().parent
 L, N, D, NS, ACT = 6, 16, 16, 1024, "tanh"
