@@ -7,10 +7,12 @@ the mathematics comes from the top-level namespace (``import saddlebook as sb``)
 
 from . import checks, counterfactual, figures, parameters
 from ._setup import setup
+from ._tables import table
 from .checks import KINDS, CheckFailed, check, margin, records, reset
 
 __all__ = [
     "setup",
+    "table",
     "check",
     "CheckFailed",
     "KINDS",

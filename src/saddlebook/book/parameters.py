@@ -1,8 +1,10 @@
 """Validation of chapter parameters, before any expensive work starts.
 
 Each chapter has a cell tagged ``parameters`` (plain assignments that papermill
-can override) followed by a cell tagged ``validate`` that passes every
-parameter through one of the functions below. Each returns the normalized
+can override) followed by a cell tagged ``validate`` that declares every
+parameter once (:func:`declare`: kind, allowed values, meaning) and validates
+them; the chapter's Parameters list is generated from the same declaration.
+The checking functions below do the work. Each returns the normalized
 value or raises :class:`ParameterError` naming the parameter and what is
 allowed. The publishing pipeline runs the same two cells in-process before it
 starts a kernel, so a bad value is refused in about a second and nothing
@@ -13,10 +15,12 @@ from __future__ import annotations
 import math
 import numbers
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 
 from ..errors import ParameterError
 
-__all__ = ["choice", "boolean", "integer", "real", "reals"]
+__all__ = ["choice", "boolean", "integer", "real", "reals",
+           "declare", "Declaration", "Parameter", "Boolean", "Integer", "Real", "Reals", "Choice"]
 
 
 def _is_real(value) -> bool:
@@ -112,3 +116,121 @@ def reals(
     for i, v in enumerate(values):
         out.append(real(f"{name}[{i}]", v, lo, hi, lo_open=lo_open, hi_open=hi_open))
     return out
+
+
+# --- Declarations: each chapter parameter stated once -------------------------------------
+
+@dataclass(frozen=True)
+class Parameter:
+    """One chapter parameter: its kind, its allowed values and what it means.
+
+    Build one with :func:`Boolean`, :func:`Integer`, :func:`Real`, :func:`Reals` or
+    :func:`Choice`; a chapter lists them in :func:`declare`.
+
+    Attributes
+    ----------
+    kind : str
+        ``"boolean"``, ``"integer"``, ``"real"``, ``"reals"`` or ``"choice"``.
+    meaning : str
+        MyST Markdown shown in the chapter's Parameters list.
+    options : dict
+        The bounds and flags passed to the checking function of that kind.
+    """
+
+    kind: str
+    meaning: str
+    options: dict = field(default_factory=dict)
+
+    def check(self, name: str, value):
+        """The validated value, or :class:`ParameterError` naming ``name``."""
+        return _CHECKS[self.kind](name, value, **self.options)
+
+    def allowed(self) -> str:
+        """The allowed values in words, e.g. ``integer in [3, 6]``."""
+        o = self.options
+        if self.kind == "boolean":
+            return "True or False"
+        if self.kind == "choice":
+            return "one of " + ", ".join(f"`{a}`" for a in o["allowed"])
+        if self.kind == "integer":
+            return f"integer in {_interval(o.get('lo'), o.get('hi'), False, False)}"
+        span = _interval(o.get("lo"), o.get("hi"), o.get("lo_open", False), o.get("hi_open", False))
+        if self.kind == "real":
+            return f"real in {span}"
+        lo_len, hi_len = o.get("min_len", 1), o.get("max_len")
+        count = f"{lo_len} or more" if hi_len is None else f"{lo_len} to {hi_len}"
+        return f"list of {count} reals in {span}"
+
+
+_CHECKS = {"boolean": boolean, "integer": integer, "real": real, "reals": reals,
+           "choice": lambda name, value, allowed: choice(name, value, allowed)}
+
+
+def Boolean(meaning: str) -> Parameter:  # named like a class: it builds one
+    """A True/False parameter."""
+    return Parameter("boolean", meaning)
+
+
+def Integer(lo: int | None, hi: int | None, meaning: str) -> Parameter:
+    """An integer in ``[lo, hi]`` (either bound may be None)."""
+    return Parameter("integer", meaning, {"lo": lo, "hi": hi})
+
+
+def Real(lo: float | None, hi: float | None, meaning: str, *, lo_open: bool = False,
+         hi_open: bool = False) -> Parameter:
+    """A finite real in the interval given (see :func:`real`)."""
+    return Parameter("real", meaning, {"lo": lo, "hi": hi, "lo_open": lo_open, "hi_open": hi_open})
+
+
+def Reals(lo: float | None, hi: float | None, meaning: str, *, lo_open: bool = False, hi_open: bool = False,
+          min_len: int = 1, max_len: int | None = None) -> Parameter:
+    """A list of reals, each in the interval given (see :func:`reals`)."""
+    return Parameter("reals", meaning, {"lo": lo, "hi": hi, "lo_open": lo_open, "hi_open": hi_open,
+                                        "min_len": min_len, "max_len": max_len})
+
+
+def Choice(allowed: Iterable[str], meaning: str) -> Parameter:
+    """One of the strings ``allowed``."""
+    return Parameter("choice", meaning, {"allowed": tuple(allowed)})
+
+
+class Declaration:
+    """A chapter's parameters, each declared once: validation and the Parameters list.
+
+    Examples
+    --------
+    >>> PARAMETERS = declare(depth=Integer(3, 6, "number of weight matrices $L$"))
+    >>> PARAMETERS.validate({"depth": 4})
+    {'depth': 4}
+    """
+
+    def __init__(self, parameters: dict[str, Parameter]) -> None:
+        bad = [k for k, v in parameters.items() if not isinstance(v, Parameter)]
+        if bad:
+            raise TypeError(f"declare() takes Parameter values; not for: {', '.join(bad)}")
+        self.parameters = dict(parameters)
+
+    def validate(self, namespace: dict) -> dict:
+        """The validated value of every declared parameter found in ``namespace``.
+
+        Raises :class:`ParameterError` for the first parameter that is missing or out of
+        range, naming it and its allowed values. Chapters write
+        ``globals().update(PARAMETERS.validate(globals()))``.
+        """
+        missing = [k for k in self.parameters if k not in namespace]
+        if missing:
+            raise ParameterError(f"parameter(s) {', '.join(missing)} declared but not set")
+        return {k: p.check(k, namespace[k]) for k, p in self.parameters.items()}
+
+    def markdown(self, values: dict | None = None) -> str:
+        """The chapter's Parameters list (MyST Markdown), with this run's values if given."""
+        lines = []
+        for k, p in self.parameters.items():
+            run = "" if values is None or k not in values else f"; this run: `{values[k]!r}`"
+            lines.append(f"- `{k}` ({p.allowed()}{run}): {p.meaning}")
+        return "\n".join(lines)
+
+
+def declare(**parameters: Parameter) -> Declaration:
+    """Declare a chapter's parameters in order (see :class:`Declaration`)."""
+    return Declaration(parameters)

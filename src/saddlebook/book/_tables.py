@@ -1,0 +1,49 @@
+"""Tables for the prose: a chapter computes rows, this module writes the Markdown."""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+
+__all__ = ["table"]
+
+Format = str | Callable[[object], str] | None
+
+
+def _cell(value, fmt: Format) -> str:
+    if fmt is None:
+        return str(value)
+    if callable(fmt):
+        return fmt(value)
+    return format(value, fmt)
+
+
+def table(header: Sequence[str], rows: Iterable[Sequence], formats: Sequence[Format] | None = None):
+    """A Markdown table to glue into the prose.
+
+    Parameters
+    ----------
+    header : sequence of str
+        Column titles (MyST Markdown, math allowed).
+    rows : iterable of sequences
+        One sequence of values per row, as many as there are columns.
+    formats : sequence, optional
+        Per column: a format spec (``".4g"``), a function value → str, or None for
+        ``str``. Default: ``str`` for every column.
+
+    Returns
+    -------
+    IPython.display.Markdown
+        Ready for ``glue(name, table(...), display=False)`` and ``{glue:md}`` in the text.
+    """
+    from IPython.display import Markdown
+
+    header = list(header)
+    formats = [None] * len(header) if formats is None else list(formats)
+    if len(formats) != len(header):
+        raise ValueError(f"{len(formats)} formats for {len(header)} columns")
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for i, row in enumerate(rows):
+        row = list(row)
+        if len(row) != len(header):
+            raise ValueError(f"row {i} has {len(row)} values for {len(header)} columns")
+        lines.append("| " + " | ".join(_cell(v, f) for v, f in zip(row, formats)) + " |")
+    return Markdown("\n".join(lines))
