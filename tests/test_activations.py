@@ -92,3 +92,80 @@ def test_user_callable_works():
     assert torch.allclose(sb.phi(cube_plus, z), 2 * z**3, atol=1e-15)
     name, _ = get_activation(torch.nn.Tanh())
     assert name == "Tanh"
+
+
+# The registry: σ and σ' together.
+GRID = torch.cat([torch.linspace(-4, 4, 81, dtype=F64), torch.tensor([0.0, -0.0, 1e-9, -1e-9], dtype=F64)])
+
+
+def test_registry_entries_carry_sigma_and_keep_the_order():
+    from saddlebook.nets import REGISTRY, ActivationSpec
+
+    assert list(REGISTRY) == list(ACTIVATIONS)
+    for name, spec in REGISTRY.items():
+        assert isinstance(spec, ActivationSpec) and spec.name == name and spec.fn is ACTIVATIONS[name]
+
+
+@pytest.mark.parametrize("name", list(ACTIVATIONS))
+def test_registry_derivative_equals_autograd(name):
+    from saddlebook.nets import REGISTRY
+
+    closed = REGISTRY[name].derivative(GRID)
+    assert closed.dtype == F64 and closed.shape == GRID.shape
+    # Round-off only, torch's kink conventions included (ReLU'(0) = 0, leaky ReLU'(0) = 0.01).
+    assert torch.allclose(closed, derivative(name, GRID), rtol=1e-14, atol=1e-15)
+
+
+@pytest.mark.parametrize("name", list(ACTIVATIONS))
+def test_fused_pair_equals_sigma_and_its_derivative(name):
+    from saddlebook.nets import REGISTRY, activation_pair
+
+    label, pair = activation_pair(name)
+    assert label == name and pair is REGISTRY[name].pair
+    s, ds = pair(GRID)
+    assert torch.allclose(s, ACTIVATIONS[name](GRID), rtol=1e-15, atol=1e-15)
+    assert torch.allclose(ds, derivative(name, GRID), rtol=1e-14, atol=1e-15)
+    s32, ds32 = pair(GRID.to(torch.float32).reshape(5, 17))
+    assert s32.dtype == ds32.dtype == torch.float32 and s32.shape == ds32.shape == (5, 17)
+
+
+def test_activation_pair_for_callables():
+    from saddlebook.nets import activation_pair
+
+    q = quadratic(-1.3)
+    name, pair = activation_pair(q)
+    s, ds = pair(GRID)
+    assert name == "quadratic(a=-1.3)"
+    assert torch.allclose(s, q(GRID), rtol=1e-15, atol=1e-15)
+    assert torch.allclose(ds, 1.0 - 2.6 * GRID, rtol=1e-15, atol=1e-15)
+
+    def cube_plus(z):
+        return z + z**3
+
+    name, pair = activation_pair(cube_plus)  # not in the registry: σ' by autograd
+    s, ds = pair(GRID)
+    assert name == "cube_plus" and torch.equal(s, cube_plus(GRID))
+    assert torch.equal(ds, derivative(cube_plus, GRID))
+
+
+def test_activation_pair_unknown_name_error_unchanged():
+    from saddlebook.nets import activation_pair
+
+    with pytest.raises(ValueError) as exc:
+        activation_pair("foo")
+    with pytest.raises(ValueError) as ref:
+        get_activation("foo")
+    assert str(exc.value) == str(ref.value)
+    with pytest.raises(TypeError, match="sigma"):
+        activation_pair(3.0)
+
+
+def test_dynamics_and_theory_use_the_registry_pairs():
+    from saddlebook.dynamics import NetworkBatch, _batch
+    from saddlebook.nets import REGISTRY, activation_pair
+    from saddlebook.theory import ReducedChain
+
+    assert _batch.activation_pair is activation_pair  # the batch problem takes the registry's pairs
+    x, y = torch.zeros(4, 2, dtype=F64), torch.zeros(4, dtype=F64)
+    assert NetworkBatch("gelu", x, y).pair is REGISTRY["gelu"].pair
+    assert ReducedChain("gelu", x, y, width=3).pair is REGISTRY["gelu"].pair

@@ -154,3 +154,62 @@ def test_sample_moment_is_the_vector_behind_gamma():
     assert sb.gamma(x, y) == pytest.approx(float(m.norm()), rel=1e-15)
     with pytest.raises(ValueError, match="'y'"):
         sb.sample_moment(x, y[:-1])
+
+
+def test_moment_equals_the_explicit_sum_with_uniform_weights_by_default():
+    from saddlebook.data import moment
+
+    x = sb.gaussian_inputs(40, 3, seed=2)
+    y = torch.sin(x[:, 0]) + x[:, 2]
+    m = moment(x, y)
+    explicit = sum(y[i] * x[i] for i in range(40)) / 40
+    assert m.shape == (3,) and m.dtype == F64
+    assert torch.allclose(m, explicit, rtol=1e-14, atol=1e-15)
+    assert torch.equal(m, sb.sample_moment(x, y))
+
+
+def test_moment_weights_and_batching():
+    from saddlebook.data import moment
+
+    x = sb.gaussian_inputs(30, 4, seed=3)
+    pi = torch.rand(30, generator=torch.Generator().manual_seed(0), dtype=F64)
+    pi = pi / pi.sum()
+    ys = torch.stack([x[:, 0], torch.tanh(x[:, 1]), x[:, 2] * x[:, 3]])  # (B, n) = (3, 30)
+    m = moment(x, ys, pi)
+    assert m.shape == (3, 4)
+    for b in range(3):
+        explicit = sum(pi[i] * ys[b, i] * x[i] for i in range(30))
+        assert torch.allclose(m[b], explicit, rtol=1e-13, atol=1e-15)
+        assert torch.equal(m[b], moment(x, ys[b], pi))
+    assert moment(x, ys.reshape(3, 1, 30), pi).shape == (3, 1, 4)
+    assert torch.equal(moment(x, ys[0], pi), sb.sample_moment(x, ys[0], pi))
+
+
+def test_moment_dtype_is_float64_unless_asked():
+    from saddlebook.data import moment
+
+    x = sb.gaussian_inputs(20, 2, seed=4).float()
+    y = x[:, 0] ** 3
+    assert moment(x, y).dtype == F64
+    assert moment(x, y, dtype=None).dtype == torch.float32
+    assert moment(x, y, dtype=torch.float32).dtype == torch.float32
+    leaf = y.double().requires_grad_(True)
+    moment(x, leaf).sum().backward()  # differentiable in y
+    assert torch.allclose(leaf.grad, x.double().sum(1) / 20)
+
+
+def test_moment_bad_input_names_the_parameter():
+    from saddlebook.data import moment
+    from saddlebook.errors import ParameterError
+
+    x, y = torch.zeros(5, 2, dtype=F64), torch.zeros(5, dtype=F64)
+    with pytest.raises(ParameterError, match="parameter 'x'"):
+        moment(x[0], y)
+    with pytest.raises(ParameterError, match="parameter 'y'"):
+        moment(x, torch.zeros(4, dtype=F64))
+    with pytest.raises(ParameterError, match="parameter 'y'"):
+        moment(x, 1.0)
+    with pytest.raises(ParameterError, match="parameter 'weights'"):
+        moment(x, y, torch.ones(4, dtype=F64))
+    with pytest.raises(ParameterError, match="parameter 'dtype'.*allowed"):
+        moment(x, y, dtype=torch.int64)

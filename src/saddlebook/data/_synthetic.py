@@ -22,6 +22,7 @@ from typing import Sequence
 import torch
 
 from ..book.counterfactual import current as _counterfactual
+from ..errors import ParameterError
 from ..nets._activations import Activation, get_activation
 
 __all__ = [
@@ -31,6 +32,7 @@ __all__ = [
     "SingleIndexTeacher",
     "FeatureSum",
     "gamma",
+    "moment",
     "sample_moment",
     "first_hermite",
     "feature_geometry",
@@ -283,6 +285,63 @@ def gamma(x, y: torch.Tensor | None = None, *, cov: torch.Tensor | None = None, 
     return float(torch.linalg.vector_norm(sample_moment(x, y)))
 
 
+def moment(
+    x: torch.Tensor,
+    y: torch.Tensor,
+    weights: torch.Tensor | None = None,
+    dtype: torch.dtype | None = torch.float64,
+) -> torch.Tensor:
+    """The weighted cross moment m = Σ_i π_i y_i x_i, batched over leading dimensions of ``y``.
+
+    Parameters
+    ----------
+    x : torch.Tensor
+        Inputs, shape ``(n, d)``.
+    y : torch.Tensor
+        Scalar targets or outputs, shape ``(n,)``, or ``(..., n)`` for a batch
+        of them (e.g. ``(B, n)``: the outputs of B networks on one data set).
+    weights : torch.Tensor, optional
+        π, shape ``(n,)``; uniform ``1/n`` if omitted (the sample mean). Not
+        checked for sign or sum, so that a hot loop pays no device sync.
+    dtype : torch.dtype or None, default torch.float64
+        Dtype of the computation and of the result; None keeps the inputs'
+        (the promoted dtype of ``x``, ``y`` and π).
+
+    Returns
+    -------
+    torch.Tensor
+        Shape ``(..., d)``: ``(d,)`` for ``y`` of shape ``(n,)``, ``(B, d)``
+        for ``(B, n)``. Differentiable in ``x``, ``y`` and π.
+
+    Raises
+    ------
+    ParameterError
+        If ``x`` is not a 2-D tensor, ``y`` not a tensor whose last dimension
+        has ``n`` entries, ``weights`` not a tensor of shape ``(n,)``, or
+        ``dtype`` not a floating torch dtype (or None).
+    """
+    _check_moment_args(x, y, weights, dtype)
+    if weights is None:
+        weights = torch.full((x.shape[0],), 1.0 / x.shape[0], dtype=dtype or y.dtype, device=y.device)
+    if dtype is not None:
+        x, y, weights = x.to(dtype), y.to(dtype), weights.to(dtype)
+    return (weights * y) @ x
+
+
+def _check_moment_args(x, y, weights, dtype) -> None:
+    if not isinstance(x, torch.Tensor) or x.dim() != 2:
+        raise ParameterError("moment: parameter 'x' must be a 2-D tensor of shape (n, d)")
+    n = x.shape[0]
+    if not isinstance(y, torch.Tensor) or y.dim() < 1 or y.shape[-1] != n:
+        raise ParameterError(f"moment: parameter 'y' must be a tensor of shape ({n},) or (..., {n})")
+    if weights is not None and (not isinstance(weights, torch.Tensor) or tuple(weights.shape) != (n,)):
+        raise ParameterError(f"moment: parameter 'weights' must be None or a tensor of shape ({n},)")
+    if dtype is not None and not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
+        raise ParameterError(
+            f"moment: parameter 'dtype' = {dtype!r}; allowed: a floating torch dtype (torch.float64, ...) or None"
+        )
+
+
 def sample_moment(x: torch.Tensor, y: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
     """Sample cross moment m̂ = n⁻¹ Σ_i y_i x_i (float64), whose norm is :func:`gamma`.
 
@@ -312,7 +371,7 @@ def sample_moment(x: torch.Tensor, y: torch.Tensor, weights: torch.Tensor | None
     name = _counterfactual()
     if name == "wrong_moment":
         return ((pi * y**3) @ x) / float(pi @ (y * y))
-    m = (pi * y) @ x
+    m = moment(x, y, pi)
     if name == "variance_clock":
         m = m * (float(pi @ (y * y)) ** 0.5 / float(torch.linalg.vector_norm(m)))
     return m

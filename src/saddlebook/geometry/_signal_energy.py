@@ -34,6 +34,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
+from ..data import moment
 from ..dynamics._reference import gradient
 from ..errors import ParameterError
 from ..nets._network import check_shapes, forward
@@ -90,7 +91,7 @@ def linear_moment(
     """
     weights, pi = _weights_pi(weights, x, sample_weights)
     yhat = forward(weights, x, sigma).reshape(-1)
-    return (pi * yhat) @ x
+    return moment(x, yhat, pi, dtype=None)
 
 
 def signal_energy(weights, sigma, x, sample_weights=None) -> float:
@@ -130,7 +131,7 @@ def signal_energy_rate(weights, sigma, x, y, sample_weights=None) -> tuple[float
     leaves = [w.detach().clone().requires_grad_(True) for w in weights]
     with torch.enable_grad():
         yhat = forward(leaves, x, sigma).reshape(-1)
-        g = ((pi * yhat) @ x).pow(2).sum()
+        g = moment(x, yhat, pi, dtype=None).pow(2).sum()
         dg = torch.autograd.grad(g, leaves)
     dl = gradient(weights, sigma, x, y)
     rate = -sum(float((a * b).sum()) for a, b in zip(dg, dl))

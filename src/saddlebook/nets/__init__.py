@@ -3,7 +3,12 @@ initializations and losses.
 """
 from ._activations import (
     ACTIVATIONS,
+    REGISTRY,
     SMOOTH,
+    Activation,
+    ActivationSpec,
+    Pair,
+    activation_pair,
     derivative,
     get_activation,
     phi,
@@ -37,10 +42,15 @@ from ._network import (
 )
 
 __all__ = [
+    "Activation",
+    "Pair",
+    "ActivationSpec",
+    "REGISTRY",
     "ACTIVATIONS",
     "SMOOTH",
     "quadratic",
     "get_activation",
+    "activation_pair",
     "derivative",
     "phi",
     "ActivationClass",

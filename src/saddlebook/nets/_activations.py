@@ -8,12 +8,15 @@ the failure of Euler's identity for homogeneous functions. It vanishes
 identically for the identity and (away from 0) for ReLU / leaky ReLU.
 
 Activations are referred to either by a registry name (see
-:data:`ACTIVATIONS`) or by any elementwise torch callable.
+:data:`ACTIVATIONS`) or by any elementwise torch callable. Each registry entry
+(:data:`REGISTRY`) carries σ together with a fused closed form of (σ, σ′),
+which the batched gradients use (:func:`activation_pair`).
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Callable
 
 import torch
@@ -22,15 +25,24 @@ import torch.nn.functional as F
 from ..book.counterfactual import active
 
 __all__ = [
+    "Activation",
+    "Pair",
+    "ActivationSpec",
+    "REGISTRY",
     "ACTIVATIONS",
     "SMOOTH",
     "quadratic",
     "get_activation",
+    "activation_pair",
     "derivative",
     "phi",
 ]
 
 Activation = Callable[[torch.Tensor], torch.Tensor]
+"""An elementwise activation, tensor to tensor of the same shape."""
+
+Pair = Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
+"""``pair(z) -> (σ(z), σ'(z))``."""
 
 
 def identity(z: torch.Tensor) -> torch.Tensor:
@@ -124,19 +136,110 @@ def quadratic(a: float) -> Activation:
     return _quadratic
 
 
-ACTIVATIONS: dict[str, Activation] = {
-    "identity": identity,
-    "relu": relu,
-    "leaky_relu": leaky_relu,
-    "tanh": tanh,
-    "sin": sin,
-    "erf": erf,
-    "gelu": gelu,
-    "silu": silu,
-    "sigmoid": sigmoid,
-    "softplus": softplus,
-    "quadratic": quadratic(0.5),
+# Fused closed forms of (σ, σ'): σ' reuses σ's work where it can
+# (tanh' = 1 − tanh², sigmoid' = s(1 − s)). The σ half is written as the
+# batched gradients have always computed it, which for gelu and leaky_relu
+# differs from the registry function only at round-off.
+_SQRT_2PI = math.sqrt(2.0 * math.pi)
+
+
+def _tanh_pair(z):
+    t = torch.tanh(z)
+    return t, 1.0 - t * t
+
+
+def _sin_pair(z):
+    return torch.sin(z), torch.cos(z)
+
+
+def _erf_pair(z):
+    return torch.erf(z), (2.0 / math.sqrt(math.pi)) * torch.exp(-z * z)
+
+
+def _gelu_pair(z):
+    cdf = 0.5 * (1.0 + torch.erf(z / math.sqrt(2.0)))
+    return z * cdf, cdf + z * torch.exp(-0.5 * z * z) / _SQRT_2PI
+
+
+def _silu_pair(z):
+    s = torch.sigmoid(z)
+    return z * s, s * (1.0 + z * (1.0 - s))
+
+
+def _sigmoid_pair(z):
+    s = torch.sigmoid(z)
+    return s, s * (1.0 - s)
+
+
+def _softplus_pair(z):
+    return torch.logaddexp(z, torch.zeros((), dtype=z.dtype)), torch.sigmoid(z)
+
+
+def _identity_pair(z):
+    return z, torch.ones_like(z)
+
+
+def _relu_pair(z):
+    return torch.relu(z), (z > 0).to(z.dtype)
+
+
+def _leaky_relu_pair(z):
+    # The slopes are built in z's dtype: from two Python scalars torch.where makes
+    # a float32 0.01, 2e-8 off (relative) in a float64 computation.
+    slope = torch.where(z > 0, torch.ones_like(z), torch.full_like(z, 0.01))
+    return torch.where(z > 0, z, 0.01 * z), slope
+
+
+def _quadratic_pair(a: float) -> Pair:
+    return lambda z: (z + a * z * z, 1.0 + 2.0 * a * z)
+
+
+@dataclass(frozen=True)
+class ActivationSpec:
+    """One registry entry: an activation and its derivative, evaluated together.
+
+    Attributes
+    ----------
+    name : str
+        Registry name.
+    fn : callable
+        σ, the function :func:`get_activation` returns.
+    pair : callable
+        ``pair(z) -> (σ(z), σ'(z))`` in closed form. Its σ' equals
+        :func:`derivative` (autograd) to round-off, torch's conventions at a
+        kink included (ReLU'(0) = 0, leaky ReLU'(0) = 0.01).
+    """
+
+    name: str
+    fn: Activation
+    pair: Pair
+
+    def derivative(self, z: torch.Tensor) -> torch.Tensor:
+        """σ'(z) from the closed form (same shape and dtype as ``z``)."""
+        return self.pair(z)[1]
+
+
+_QUADRATIC = quadratic(0.5)
+
+REGISTRY: dict[str, ActivationSpec] = {
+    spec.name: spec
+    for spec in (
+        ActivationSpec("identity", identity, _identity_pair),
+        ActivationSpec("relu", relu, _relu_pair),
+        ActivationSpec("leaky_relu", leaky_relu, _leaky_relu_pair),
+        ActivationSpec("tanh", tanh, _tanh_pair),
+        ActivationSpec("sin", sin, _sin_pair),
+        ActivationSpec("erf", erf, _erf_pair),
+        ActivationSpec("gelu", gelu, _gelu_pair),
+        ActivationSpec("silu", silu, _silu_pair),
+        ActivationSpec("sigmoid", sigmoid, _sigmoid_pair),
+        ActivationSpec("softplus", softplus, _softplus_pair),
+        ActivationSpec("quadratic", _QUADRATIC, _quadratic_pair(_QUADRATIC.a)),
+    )
 }
+"""The registry: name → :class:`ActivationSpec` (σ with its fused (σ, σ'))."""
+
+ACTIVATIONS: dict[str, Activation] = {name: spec.fn for name, spec in REGISTRY.items()}
 """Registry of named activations (``quadratic`` is z + 0.5 z²)."""
 
 SMOOTH: tuple[str, ...] = (
@@ -192,6 +295,37 @@ def get_activation(sigma: str | Activation) -> tuple[str, Activation]:
     )
 
 
+def activation_pair(sigma: str | Activation) -> tuple[str, Pair]:
+    """σ and σ' evaluated together.
+
+    Parameters
+    ----------
+    sigma : str or callable
+        A key of :data:`ACTIVATIONS` or an elementwise torch callable.
+
+    Returns
+    -------
+    name : str
+        Display name of the activation.
+    pair : callable
+        ``pair(z) -> (σ(z), σ'(z))``: the registry's closed form for a name
+        (:attr:`ActivationSpec.pair`) and for a :func:`quadratic` callable;
+        for any other callable σ itself with σ' by autograd (:func:`derivative`).
+
+    Raises
+    ------
+    ValueError, TypeError
+        As :func:`get_activation` for an unknown name or a non-callable.
+    """
+    name, fn = get_activation(sigma)
+    if isinstance(sigma, str):
+        return name, REGISTRY[sigma].pair
+    a = getattr(fn, "a", None)
+    if a is not None and name.startswith("quadratic"):
+        return name, _quadratic_pair(a)
+    return name, lambda z: (fn(z), derivative(fn, z))
+
+
 def derivative(sigma: str | Activation, z: torch.Tensor) -> torch.Tensor:
     """Elementwise derivative σ'(z), computed by autograd.
 
@@ -214,7 +348,10 @@ def derivative(sigma: str | Activation, z: torch.Tensor) -> torch.Tensor:
     -----
     Uses ∂/∂z Σ σ(z), which equals σ'(z) elementwise because σ acts
     elementwise. At kinks autograd returns torch's subgradient convention
-    (e.g. ReLU'(0) = 0), so this is not a smoothness test.
+    (e.g. ReLU'(0) = 0), so this is not a smoothness test. For a registry
+    name the closed form :meth:`ActivationSpec.derivative` gives the same
+    values to round-off; autograd is kept here so that results (and their
+    graphs, for nested calls) do not depend on how σ was named.
     """
     _, fn = get_activation(sigma)
     if not isinstance(z, torch.Tensor):

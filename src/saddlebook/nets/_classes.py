@@ -34,7 +34,7 @@ import torch
 
 from ..book.counterfactual import active
 from ..errors import NotSmoothError
-from ._activations import ACTIVATIONS, Activation
+from ._activations import ACTIVATIONS, Activation, phi
 
 __all__ = ["ActivationClass", "classify", "taylor_coefficients", "CLASS_LABELS"]
 
@@ -301,71 +301,14 @@ def classify(sigma, *, max_order: int = 8, tol: float = 1e-9) -> ActivationClass
     K = _check_int("max_order", max_order, 2, 12)
     tol = _check_tol(tol)
     _probe(name, fn)
-
-    z0 = torch.zeros(1, dtype=torch.float64)
-    at0 = _derivatives(fn, z0, K)[:, 0]
-    pts = torch.tensor([-_H_COARSE, _H_COARSE, -_H_FINE, _H_FINE], dtype=torch.float64)
-    side = _derivatives(fn, pts, K)
-    if not (bool(torch.isfinite(at0).all()) and bool(torch.isfinite(side).all())):
-        raise ValueError(
-            f"classify: parameter 'sigma' ({name!r}) has non-finite derivatives up to order {K} near 0"
-        )
-    at0 = at0.tolist()
-    side = side.tolist()
+    at0, side = _derivatives_near_zero(name, fn, K)
     taylor = [at0[k] / math.factorial(k) for k in range(K + 1)]
     scale = max(1.0, max(abs(s) for s in taylor))
     slopes = (side[1][2], side[1][3])
-
-    # Smoothness: one-sided derivatives must agree in the limit h -> 0.
-    bad_order = None
-    for k in range(K + 1):
-        floor = tol * math.factorial(k) * scale
-        lc, rc, lf, rf = side[k]
-        jump_c, jump_f = abs(rc - lc), abs(rf - lf)
-        mis_c, mis_f = abs(at0[k] - 0.5 * (rc + lc)), abs(at0[k] - 0.5 * (rf + lf))
-        if (jump_f > floor and jump_f > _JUMP_RATIO * jump_c) or (
-            mis_f > floor and mis_f > _JUMP_RATIO * mis_c
-        ):
-            bad_order = k
-            break
-
-    flags = []
+    bad_order = _first_jump(at0, side, tol, scale)
     if bad_order is not None:
-        grid = torch.logspace(-4, math.log10(_GRID_MAX), 20, dtype=torch.float64)
-        grid = torch.cat([-grid.flip(0), grid])
-        gz = grid.clone().requires_grad_(True)
-        with torch.enable_grad():
-            val = fn(gz)
-            (der,) = torch.autograd.grad(val.sum(), gz, allow_unused=True)
-        der = torch.zeros_like(grid) if der is None else der
-        val, der = val.detach(), der.detach()
-        defect = (grid * der - val).abs()
-        size = (grid * der).abs() + val.abs()
-        continuous = bad_order > 0 and abs(at0[0]) <= tol * scale
-        if continuous and bool((defect <= tol * size + 1e-300).all()):
-            lo, hi = slopes
-            differentiable = abs(hi - lo) <= tol * max(1.0, abs(hi), abs(lo))
-            alpha = 0.5 * (hi + lo) if differentiable else None
-            if alpha is None:
-                flags.append(f"σ'(0) does not exist (one-sided slopes {lo:.6g} and {hi:.6g})")
-            return ActivationClass(
-                name=name,
-                label="A",
-                q=None,
-                coefficient=0.0,
-                alpha=alpha,
-                offset=at0[0] + 0.0,
-                smooth=False,
-                taylor=(),
-                phi_taylor=(),
-                slopes=slopes,
-                reason=(
-                    f"not smooth at 0 (derivative of order {bad_order} jumps), but positively "
-                    "homogeneous of degree one: φ_σ(z) = zσ'(z) − σ(z) = 0 on both sides of 0, "
-                    "so the imbalance is conserved exactly (away from the kink)"
-                ),
-                flags=tuple(flags),
-            )
+        if bad_order > 0 and abs(at0[0]) <= tol * scale and _homogeneous(fn, tol):
+            return _kinked_class_a(name, at0[0], slopes, bad_order, tol)
         k = bad_order
         raise NotSmoothError(name, k, side[k][2], side[k][3], at0[k], _H_FINE)
 
@@ -374,52 +317,127 @@ def classify(sigma, *, max_order: int = 8, tol: float = 1e-9) -> ActivationClass
         phi_taylor = [0.0] * len(phi_taylor)
     zero = tol * scale
     q = next((k for k, c in enumerate(phi_taylor) if abs(c) > zero), None)
-    alpha = at0[1]
-    if abs(alpha) <= zero:
-        flags.append(
-            "σ'(0) = 0: no linear regime at the origin; the small-ε theory of classes B and C "
-            "(clock ∝ α^{L-1}) does not apply"
-        )
-    elif alpha < 0:
-        flags.append("σ'(0) < 0: the theory assumes α > 0 (flip the signs of the next layer)")
-
     if q is None:
-        grid = torch.logspace(-3, math.log10(_GRID_MAX), 20, dtype=torch.float64)
-        grid = torch.cat([-grid.flip(0), grid])
-        from ._activations import phi as _phi  # local: avoid a cycle at import time
-
-        ph = _phi(fn, grid).abs()
-        ref = (grid * _derivatives(fn, grid, 1)[1]).abs() + fn(grid).detach().abs()
-        if not bool((ph <= tol * ref + 1e-300).all()):
-            raise ValueError(
-                f"classify: φ_σ of {name!r} vanishes to order {K} at 0 but not near 0 "
-                f"(max |φ_σ| = {float(ph.max()):.3g} for |z| <= {_GRID_MAX:g}); its leading term is beyond order {K}: "
-                "raise parameter 'max_order'"
-            )
-        label, coefficient = "A", 0.0
-        reason = "φ_σ ≡ 0: σ(z) = σ'(0) z is linear, Euler's identity holds and the imbalance is conserved"
-    else:
-        coefficient = phi_taylor[q]
-        if q == 0:
-            label = "D"
-            reason = f"σ(0) = {at0[0]:.6g} ≠ 0: φ_σ(0) = −σ(0) is a non-zero constant"
-        elif q % 2 == 1:
-            label = "B"
-            reason = f"leading term of φ_σ is odd: {coefficient:.6g} z^{q} (no even term below it)"
-        else:
-            label = "C"
-            reason = f"leading term of φ_σ is even: {coefficient:.6g} z^{q}"
+        _check_linear_near_zero(name, fn, K, tol)
+    label, coefficient, reason = _decide(q, phi_taylor, at0[0])
     return ActivationClass(
         name=name,
         label=label,
         q=q,
         coefficient=float(coefficient),
-        alpha=float(alpha) + 0.0,
+        alpha=float(at0[1]) + 0.0,
         offset=float(at0[0]) + 0.0,
         smooth=True,
         taylor=tuple(taylor),
         phi_taylor=tuple(phi_taylor),
         slopes=slopes,
         reason=reason,
-        flags=tuple(flags),
+        flags=_slope_flags(at0[1], zero),
     )
+
+
+def _derivatives_near_zero(name: str, fn: Callable, K: int) -> tuple[list[float], list[list[float]]]:
+    """σ^{(k)}(0) and σ^{(k)} at (−h_c, h_c, −h_f, h_f), k = 0 … K, as Python floats."""
+    at0 = _derivatives(fn, torch.zeros(1, dtype=torch.float64), K)[:, 0]
+    pts = torch.tensor([-_H_COARSE, _H_COARSE, -_H_FINE, _H_FINE], dtype=torch.float64)
+    side = _derivatives(fn, pts, K)
+    if not (bool(torch.isfinite(at0).all()) and bool(torch.isfinite(side).all())):
+        raise ValueError(
+            f"classify: parameter 'sigma' ({name!r}) has non-finite derivatives up to order {K} near 0"
+        )
+    return at0.tolist(), side.tolist()
+
+
+def _first_jump(at0: list[float], side: list[list[float]], tol: float, scale: float) -> int | None:
+    """Lowest order k whose one-sided derivatives disagree in the limit h → 0, or None if smooth.
+
+    A gap that does not shrink by the factor ``_JUMP_RATIO`` from the coarse to
+    the fine step, and is above the round-off floor, is a jump (see :func:`classify`).
+    """
+    for k in range(len(at0)):
+        floor = tol * math.factorial(k) * scale
+        lc, rc, lf, rf = side[k]
+        jump_c, jump_f = abs(rc - lc), abs(rf - lf)
+        mis_c, mis_f = abs(at0[k] - 0.5 * (rc + lc)), abs(at0[k] - 0.5 * (rf + lf))
+        if (jump_f > floor and jump_f > _JUMP_RATIO * jump_c) or (mis_f > floor and mis_f > _JUMP_RATIO * mis_c):
+            return k
+    return None
+
+
+def _homogeneous(fn: Callable, tol: float) -> bool:
+    """True if φ_σ = zσ' − σ vanishes (to ``tol``) on 40 points, 1e-4 ≤ abs(z) ≤ 0.5, of both signs."""
+    grid = torch.logspace(-4, math.log10(_GRID_MAX), 20, dtype=torch.float64)
+    grid = torch.cat([-grid.flip(0), grid])
+    gz = grid.clone().requires_grad_(True)
+    with torch.enable_grad():
+        val = fn(gz)
+        (der,) = torch.autograd.grad(val.sum(), gz, allow_unused=True)
+    der = torch.zeros_like(grid) if der is None else der
+    val, der = val.detach(), der.detach()
+    defect = (grid * der - val).abs()
+    size = (grid * der).abs() + val.abs()
+    return bool((defect <= tol * size + 1e-300).all())
+
+
+def _kinked_class_a(name: str, offset: float, slopes: tuple[float, float], order: int, tol: float) -> ActivationClass:
+    """Class A for a σ that jumps at 0 but is positively homogeneous of degree one."""
+    lo, hi = slopes
+    differentiable = abs(hi - lo) <= tol * max(1.0, abs(hi), abs(lo))
+    alpha = 0.5 * (hi + lo) if differentiable else None
+    flags = () if alpha is not None else (f"σ'(0) does not exist (one-sided slopes {lo:.6g} and {hi:.6g})",)
+    return ActivationClass(
+        name=name,
+        label="A",
+        q=None,
+        coefficient=0.0,
+        alpha=alpha,
+        offset=offset + 0.0,
+        smooth=False,
+        taylor=(),
+        phi_taylor=(),
+        slopes=slopes,
+        reason=(
+            f"not smooth at 0 (derivative of order {order} jumps), but positively "
+            "homogeneous of degree one: φ_σ(z) = zσ'(z) − σ(z) = 0 on both sides of 0, "
+            "so the imbalance is conserved exactly (away from the kink)"
+        ),
+        flags=flags,
+    )
+
+
+def _check_linear_near_zero(name: str, fn: Callable, K: int, tol: float) -> None:
+    """Refuse a φ_σ whose Taylor coefficients vanish to order K but which is not ≡ 0 near 0."""
+    grid = torch.logspace(-3, math.log10(_GRID_MAX), 20, dtype=torch.float64)
+    grid = torch.cat([-grid.flip(0), grid])
+    ph = phi(fn, grid).abs()
+    ref = (grid * _derivatives(fn, grid, 1)[1]).abs() + fn(grid).detach().abs()
+    if not bool((ph <= tol * ref + 1e-300).all()):
+        raise ValueError(
+            f"classify: φ_σ of {name!r} vanishes to order {K} at 0 but not near 0 "
+            f"(max |φ_σ| = {float(ph.max()):.3g} for |z| <= {_GRID_MAX:g}); its leading term is beyond order {K}: "
+            "raise parameter 'max_order'"
+        )
+
+
+def _decide(q: int | None, phi_taylor: list[float], offset: float) -> tuple[str, float, str]:
+    """Label, leading coefficient c_q and reason, from the order q of φ_σ's leading term."""
+    if q is None:
+        return "A", 0.0, "φ_σ ≡ 0: σ(z) = σ'(0) z is linear, Euler's identity holds and the imbalance is conserved"
+    coefficient = phi_taylor[q]
+    if q == 0:
+        return "D", coefficient, f"σ(0) = {offset:.6g} ≠ 0: φ_σ(0) = −σ(0) is a non-zero constant"
+    if q % 2 == 1:
+        return "B", coefficient, f"leading term of φ_σ is odd: {coefficient:.6g} z^{q} (no even term below it)"
+    return "C", coefficient, f"leading term of φ_σ is even: {coefficient:.6g} z^{q}"
+
+
+def _slope_flags(alpha: float, zero: float) -> tuple[str, ...]:
+    """Warnings about σ'(0) that the small-ε theory of classes B and C assumes away."""
+    if abs(alpha) <= zero:
+        return (
+            "σ'(0) = 0: no linear regime at the origin; the small-ε theory of classes B and C "
+            "(clock ∝ α^{L-1}) does not apply",
+        )
+    if alpha < 0:
+        return ("σ'(0) < 0: the theory assumes α > 0 (flip the signs of the next layer)",)
+    return ()

@@ -36,10 +36,10 @@ from scipy.integrate import solve_ivp
 from scipy.special import roots_hermitenorm
 
 from ..book.counterfactual import bend_gradients
+from ..data import moment
 from ..data._synthetic import LinearTeacher, SingleIndexTeacher
-from ..dynamics._batch import activation_pair
 from ..errors import DivergenceError, ParameterError
-from ..nets._activations import Activation
+from ..nets import Activation, activation_pair
 
 __all__ = [
     "quadrature_data",
@@ -151,7 +151,7 @@ class ReducedChain:
         if self.observable == "loss":
             return loss
         x, _, pi = self.data(out.dtype)
-        return torch.linalg.vector_norm((out * pi) @ x, dim=1)
+        return torch.linalg.vector_norm(moment(x, out, pi, dtype=out.dtype), dim=1)
 
     def observe(self, params):
         """Loss and observable, shapes ``(B,)``."""
