@@ -4,6 +4,7 @@ import pytest
 import torch
 
 import saddlebook as sb
+from saddlebook.dynamics import descend, gd_escape
 
 F64 = torch.float64
 
@@ -75,3 +76,119 @@ def test_max_loss_ratio_must_exceed_one(problem):
         sb.gradient_descent(w0, "tanh", x, y, lr=0.1, t_max=1.0, max_loss_ratio=0.5)
     with pytest.raises(ValueError, match="max_loss_ratio"):
         sb.gradient_flow(w0, "tanh", x, y, t_max=1.0, max_loss_ratio=1.0)
+
+
+# --- descend: the batched stepper of the dynamics core ----------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def batch():
+    x = sb.gaussian_inputs(64, 3, seed=0)
+    y = torch.tanh(x @ torch.tensor([1.0, 0.0, 0.0], dtype=F64))
+    inits = [sb.init_gaussian([3, 4, 4, 1], scale=s, seed=i) for i, s in enumerate([0.3, 0.25, 0.4])]
+    W = [torch.stack([w[k] for w in inits]) for k in range(3)]
+    prob = sb.NetworkBatch("tanh", x, y)
+    with torch.no_grad():
+        level = 0.5 * prob.observe(W)[0].numpy()
+    return x, y, inits, W, prob, level
+
+
+def test_descend_equals_gradient_descent(batch):
+    # The same problem, batched by hand-written back-propagation vs one network by autograd.
+    x, y, inits, W, prob, level = batch
+    res = descend(prob, W, 0.05, t_max=100.0, level=level)
+    assert np.all(np.isfinite(res.t_event))
+    t_max = float(res.t_event.max()) + 0.5  # gradient_descent does not stop at the escape
+    for b, w0 in enumerate(inits):
+        ref = sb.gradient_descent(w0, "tanh", x, y, lr=0.05, t_max=t_max, escape_fraction=0.5, record_every=10**9)
+        assert res.t_event[b] == pytest.approx(ref.escape_time, rel=1e-10)
+        assert 0.05 * (res.steps[b] - 1) < res.t_event[b] <= 0.05 * res.steps[b]
+
+
+def test_descend_converges_to_the_flow_at_first_order(batch):
+    _, _, _, W, prob, level = batch
+    flow = sb.integrate(prob, W, t_max=100.0, event_level=level, rtol=1e-12).t_event
+    d = [descend(prob, W, eta, t_max=100.0, level=level).t_event - flow for eta in (0.02, 0.01)]
+    assert np.all(np.abs(d[0]) < 0.02 * flow)
+    assert np.allclose(d[0] / d[1], 2.0, rtol=0.05)  # O(eta): halving the step halves the difference
+
+
+def test_sgd_with_every_row_is_gradient_descent(batch):
+    _, _, _, W, prob, level = batch
+    gd = descend(prob, W, 0.05, t_max=100.0, level=level, record_every=7)
+    sgd = descend(prob, W, 0.05, t_max=100.0, level=level, batch_size=prob.n_rows, seed=3, record_every=7)
+    assert np.array_equal(gd.t_event, sgd.t_event) and np.array_equal(gd.steps, sgd.steps)
+    assert all(torch.equal(a, b) for a, b in zip(gd.final, sgd.final))
+    assert all(np.array_equal(h["loss"], g["loss"]) for h, g in zip(gd.history, sgd.history))
+
+
+def test_sgd_is_reproducible_by_seed_and_differs_across_seeds(batch):
+    _, _, _, W, prob, level = batch
+    runs = [descend(prob, W, 0.05, t_max=100.0, level=level, batch_size=16, seed=s) for s in (0, 0, 1)]
+    assert np.array_equal(runs[0].t_event, runs[1].t_event)
+    assert all(torch.equal(a, b) for a, b in zip(runs[0].final, runs[1].final))
+    assert not np.array_equal(runs[0].t_event, runs[2].t_event)
+    # Noisy, but an unbiased step: the SGD escape stays near the full-batch one.
+    gd = descend(prob, W, 0.05, t_max=100.0, level=level).t_event
+    assert np.all(np.abs(runs[0].t_event / gd - 1) < 0.3)
+
+
+def test_minibatch_rows_scale_the_sample_weights(batch):
+    _, _, _, W, prob, _ = batch
+    sub = prob.rows(torch.arange(0, 64, 4))
+    x, y, pi = sub.data(F64)
+    assert x.shape == (16, 3) and torch.allclose(pi, torch.full((16,), 1 / 16, dtype=F64))  # the minibatch mean
+    loss, _, grads = sub.evaluate(W)
+    resid = sub.observe(W)[0]
+    assert torch.equal(loss, resid) and prob.n_rows == 64 and sub.n_rows == 16
+
+
+def test_descend_records_and_stops_at_t_max(batch):
+    _, _, _, W, prob, _ = batch
+    res = descend(prob, W, 0.1, t_max=1.0, record_every=4)
+    assert np.all(np.isnan(res.t_event)) and np.all(res.steps == 10)
+    assert np.allclose(res.history[0]["t"], [0.0, 0.4, 0.8, 1.0])
+    assert res.loss0[1] == res.history[1]["loss"][0]
+
+
+def test_descend_raises_on_divergence_not_nan(batch):
+    _, _, _, W, prob, level = batch
+    with pytest.raises(sb.DivergenceError) as exc:
+        descend(prob, [w * 3 for w in W], 40.0, t_max=4000.0, level=level, config=["a", "b", "c"])
+    assert "step " in str(exc.value) and exc.value.config in ("a", "b", "c")
+    with pytest.raises(sb.DivergenceError, match="step"):
+        gd_escape(prob, [w * 3 for w in W], 40.0, level)
+
+
+class _Untouchable:
+    """A problem that fails the test if anything is computed on it."""
+
+    n_rows = 64
+
+    def evaluate(self, params):
+        raise AssertionError("computed before the parameters were checked")
+
+    observe = rows = evaluate
+
+
+@pytest.mark.parametrize("kw, name", [
+    (dict(eta=0.0), "eta"), (dict(eta=-1.0), "eta"), (dict(eta=float("nan")), "eta"),
+    (dict(batch_size=0), "batch_size"), (dict(batch_size=65), "batch_size"), (dict(batch_size=2.5), "batch_size"),
+    (dict(batch_size=True), "batch_size"), (dict(t_max=0.0), "t_max"), (dict(direction=0), "direction"),
+    (dict(max_loss_ratio=1.0), "max_loss_ratio"), (dict(record_every=0), "record_every"),
+    (dict(level=[1.0, 2.0]), "level"), (dict(seed=-1), "seed"),
+])
+def test_descend_parameter_errors_before_any_compute(kw, name):
+    W = [torch.zeros(3, 2, 2, dtype=F64), torch.zeros(3, 1, 2, dtype=F64)]
+    args = dict(eta=0.1, t_max=1.0) | kw
+    with pytest.raises(sb.ParameterError, match=name):
+        descend(_Untouchable(), W, args.pop("eta"), **args)
+
+
+def test_sgd_needs_a_problem_with_rows():
+    class Population:  # like the reduced chain: population quadrature, no rows to sample
+        def evaluate(self, params):
+            raise AssertionError
+
+    with pytest.raises(sb.ParameterError, match="batch_size"):
+        descend(Population(), [torch.zeros(2, 1, 1, dtype=F64)], 0.1, t_max=1.0, batch_size=4)

@@ -5,9 +5,9 @@ import pytest
 import torch
 
 import saddlebook as sb
-from saddlebook.dynamics import NetworkBatch, activation_pair, integrate, progress_enabled
+from saddlebook.dynamics import NetworkBatch, batch_escape_times, integrate, progress_enabled
 from saddlebook.errors import DivergenceError
-from saddlebook.nets import he_weights
+from saddlebook.nets import activation_pair, he_weights
 
 torch.set_num_threads(1)
 
@@ -77,3 +77,40 @@ def test_progress_switch(monkeypatch):
     monkeypatch.setenv("SADDLEBOOK_PROGRESS", "0")
     assert progress_enabled(None) is False
     assert progress_enabled(True) is True
+
+
+def test_batch_escape_times_is_one_integration_at_the_fraction_of_the_initial_loss(data):
+    x, y = data
+    inits = [sb.init_gaussian([4, 5, 5, 1], scale=e, seed=s) for e, s in [(0.3, 0), (0.2, 1), (0.3, 2)]]
+    prob = NetworkBatch("tanh", x, y)
+    tau = batch_escape_times(prob, inits, 0.7, 1e4, rtol=1e-8, config=["a", "b", "c"])
+    params = [torch.stack([w[k] for w in inits]) for k in range(3)]
+    with torch.no_grad():
+        direct = integrate(prob, params, t_max=1e4, event_level=0.7 * prob.observe(params)[0].numpy(), rtol=1e-8)
+    assert np.array_equal(tau, direct.t_event) and np.all(np.isfinite(tau))
+    # A horizon before the escape: NaN, not an error.
+    short = batch_escape_times(prob, inits, 0.7, 0.5 * float(tau.min()))
+    assert np.all(np.isnan(short))
+
+
+@pytest.mark.parametrize("kw, name", [
+    (dict(fraction=1.0), "fraction"), (dict(fraction=0.0), "fraction"), (dict(t_max=-1.0), "t_max"),
+    (dict(inits=[]), "inits"), (dict(config=["only one"]), "config"), (dict(rtol=0.0), "rtol"),
+])
+def test_batch_escape_times_parameter_errors(data, kw, name):
+    x, y = data
+    args = dict(inits=[sb.init_gaussian([4, 3, 1], seed=s) for s in (0, 1)], fraction=0.5, t_max=10.0) | kw
+    with pytest.raises(sb.ParameterError, match=name):
+        batch_escape_times(NetworkBatch("tanh", x, y), args.pop("inits"), args.pop("fraction"), args.pop("t_max"),
+                           **args)
+    ragged = [sb.init_gaussian([4, 3, 1], seed=0), sb.init_gaussian([4, 2, 1], seed=0)]
+    with pytest.raises(sb.ParameterError, match="inits"):
+        batch_escape_times(NetworkBatch("tanh", x, y), ragged, 0.5, 10.0)
+
+
+def test_integrate_parameter_errors(data):
+    x, y = data
+    W = [w[None] for w in sb.init_gaussian([4, 3, 1], seed=0)]
+    for kw, name in [(dict(t_max=0.0), "t_max"), (dict(t_max=1.0, event_direction=0), "event_direction")]:
+        with pytest.raises(sb.ParameterError, match=name):
+            integrate(NetworkBatch("tanh", x, y), W, **kw)

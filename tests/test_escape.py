@@ -1,3 +1,4 @@
+import dataclasses
 import math
 
 import numpy as np
@@ -5,7 +6,7 @@ import pytest
 import torch
 
 import saddlebook as sb
-from saddlebook.dynamics import escape_time, sweep
+from saddlebook.dynamics import SweepConfig, escape_time, sweep
 from saddlebook.errors import ParameterError
 from saddlebook.theory import blowup_time, fit_log, fit_power, local_slopes, loglog_slope
 
@@ -54,6 +55,16 @@ def test_fits_recover_known_laws():
     assert np.allclose(sl, -1)
 
 
+@pytest.fixture
+def no_compute(monkeypatch):
+    """Building data or integrating fails the test: a refusal must come first."""
+    def boom(*args, **kwargs):
+        raise AssertionError("computation started before the options were checked")
+
+    for name in ("gaussian_inputs", "quadrature_data", "integrate"):
+        monkeypatch.setattr(f"saddlebook.dynamics._escape.{name}", boom)
+
+
 @pytest.mark.parametrize(
     "kwargs, match",
     [
@@ -69,11 +80,13 @@ def test_fits_recover_known_laws():
         (dict(teacher=sb.LinearTeacher(torch.ones(3, dtype=torch.float64))), "input dimension"),
     ],
 )
-def test_bad_input_is_refused_before_compute(kwargs, match):
+def test_bad_input_is_refused_before_compute(kwargs, match, no_compute):
     args = dict(activation="tanh", depth=4)
     args.update(kwargs)
     with pytest.raises(ValueError, match=match):
         sweep(**args)
+    with pytest.raises(ValueError, match=match):
+        SweepConfig(**args)
     with pytest.raises(ParameterError):
         escape_time(eps=[0.1, 0.2])
     with pytest.raises(ParameterError):
@@ -141,6 +154,63 @@ def test_covariance_sample_and_moment_direction():
         (dict(x=torch.randn(8, 2), y=torch.zeros(8)), "Gamma > 0"),
     ],
 )
-def test_bad_user_data_is_refused(kwargs, match):
+def test_bad_user_data_is_refused(kwargs, match, no_compute):
     with pytest.raises(ParameterError, match=match):
         sweep("tanh", 4, eps=[0.1], **kwargs)
+    if match != "Gamma > 0":  # the one refusal that needs the data built
+        with pytest.raises(ParameterError, match=match):
+            SweepConfig("tanh", 4, eps=[0.1], **kwargs)
+
+
+# --- the configuration object ---
+
+SMALL = dict(r=2, eps=[0.1, 0.05], seeds=[0, 1], width=6, input_dim=3, n_samples=64, init="he")
+
+
+def test_config_is_frozen_comparable_hashable_and_normalised():
+    cfg = SweepConfig("tanh", 3, **SMALL)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        cfg.width = 8
+    same = SweepConfig("tanh", 3, **{**SMALL, "eps": (0.1, 0.05), "dtype": torch.float64})
+    assert cfg == same and hash(cfg) == hash(same) and len({cfg, same}) == 1
+    assert SweepConfig(**cfg.options()) == cfg and cfg.replace() == cfg
+    assert cfg != cfg.replace(width=7) and cfg != "tanh"
+    assert cfg.eps == (0.1, 0.05) and cfg.seeds == (0, 1) and cfg.dtype == torch.float64
+    assert cfg.bottleneck_used == (1, 2) and cfg.input_dim_used == 3 and cfg.rtol_used == 1e-9
+    # Tensors compare by value, not identity.
+    x = sb.gaussian_inputs(16, 3, seed=0)
+    a = SweepConfig(x=x, y=x[:, 0], direction=torch.ones(3))
+    b = SweepConfig(x=x.clone(), y=x[:, 0].clone(), direction=[1.0, 1.0, 1.0])
+    assert a == b and hash(a) == hash(b) and a != b.replace(direction=[1.0, 1.0, 2.0])
+    assert a.input_dim_used == 3 and a.teacher_used is None
+
+
+def test_replace_checks_again_and_resolves_afresh():
+    cfg = SweepConfig("tanh", 4, eps=[0.05], width=4, input_dim=3)
+    for change, match in [(dict(threshold=1.0), "'threshold'"), (dict(width=0), "'width'"),
+                          (dict(model="reduced", init="he"), "model"), (dict(r=5), "'r'")]:
+        with pytest.raises(ParameterError, match=match):
+            cfg.replace(**change)
+        with pytest.raises(ParameterError, match=match):
+            dataclasses.replace(cfg, **change)
+    # Options resolved from others follow the variant, not the original.
+    assert cfg.replace(dtype="float32").rtol_used == 1e-6
+    assert cfg.replace(depth=6).bottleneck_used == (1, 2, 3, 4, 5, 6)
+    assert cfg.replace(input_dim=5).teacher_used.v.shape == (5,)
+    with pytest.raises(ValueError, match="init=False"):
+        cfg.replace(rtol_used=1e-3)
+
+
+def test_config_and_keyword_call_give_identical_results():
+    cfg = SweepConfig("tanh", 3, **SMALL)
+    a, b = sweep(cfg), sweep("tanh", 3, **SMALL)
+    for k in ("eps", "seed", "tau", "nfev", "steps", "loss0"):
+        assert np.array_equal(getattr(a, k), getattr(b, k)), k
+    assert a.gamma == b.gamma and a.config == b.config and a.sweep_config == cfg == b.sweep_config
+    assert a.config["eps"] == [0.1, 0.05] and a.config["dtype"] == "float64" and a.grid().shape == (2, 2)
+    c, d = sweep(cfg, criterion="moment"), sweep(cfg.replace(criterion="moment"))
+    assert np.array_equal(c.tau, d.tau) and not np.array_equal(c.tau, a.tau)
+    rest = {k: v for k, v in SMALL.items() if k not in ("r", "eps", "seeds")}
+    assert escape_time("tanh", 3, 2, 0.05, seed=1, **rest) == sweep(cfg.replace(eps=0.05, seeds=[1])).tau[0]
+    with pytest.raises(TypeError):
+        sweep(cfg, 4)

@@ -108,7 +108,7 @@ def test_stop_at_escape_ends_at_the_escape_point():
     # no escape before t_max: an ordinary run to t_max
     short = sb.gradient_flow(w0, "identity", x, y, t_max=0.5, escape_fraction=0.5, stop_at_escape=True)
     assert short.escape_time is None and short.t[-1] == 0.5
-    with pytest.raises(ValueError, match="stop_at_escape.*escape_fraction"):
+    with pytest.raises(sb.ParameterError, match="stop_at_escape.*escape_fraction"):
         sb.gradient_flow(w0, "identity", x, y, t_max=1.0, stop_at_escape=True)
 
 
@@ -126,9 +126,9 @@ def test_flow_through_escape_ends_at_the_requested_multiple_of_tau():
     assert sb.flow_through_escape(w0, "identity", x, y, 100.0).t[-1] == pytest.approx(2 * ref, rel=1e-8)
     with pytest.raises(RuntimeError, match="no escape"):
         sb.flow_through_escape(w0, "identity", x, y, 0.01, max_doublings=2)
-    with pytest.raises(ValueError, match="'end'"):
+    with pytest.raises(sb.ParameterError, match="'end'"):
         sb.flow_through_escape(w0, "identity", x, y, 1.0, end=lambda tau: tau / 2)
-    with pytest.raises(ValueError, match="'t_guess'"):
+    with pytest.raises(sb.ParameterError, match="'t_guess'"):
         sb.flow_through_escape(w0, "identity", x, y, -1.0)
 
 
@@ -161,13 +161,13 @@ def test_gd_converges_to_flow_linearly_in_lr(small):
 
 def test_parameter_errors(small):
     w, x, y = small
-    with pytest.raises(ValueError, match="t_max"):
+    with pytest.raises(sb.ParameterError, match="t_max"):
         sb.gradient_flow(w, "tanh", x, y, t_max=0.0)
-    with pytest.raises(ValueError, match="method"):
+    with pytest.raises(sb.ParameterError, match="method"):
         sb.gradient_flow(w, "tanh", x, y, t_max=1.0, method="Euler")
-    with pytest.raises(ValueError, match="escape_fraction"):
+    with pytest.raises(sb.ParameterError, match="escape_fraction"):
         sb.gradient_flow(w, "tanh", x, y, t_max=1.0, escape_fraction=1.5)
     with pytest.raises(ValueError, match="loss"):
         sb.gradient_flow(w, "tanh", x, y, t_max=1.0, loss="l2")
-    with pytest.raises(ValueError, match="t_eval"):
+    with pytest.raises(sb.ParameterError, match="t_eval"):
         sb.gradient_flow(w, "tanh", x, y, t_max=1.0, t_eval=[0.0, 2.0])

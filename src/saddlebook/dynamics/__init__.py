@@ -4,16 +4,24 @@ sweeps, weights along flows, escapes from uninformed starts, throughput.
 """
 from ._batch import (
     NetworkBatch,
-    activation_pair,
+)
+from ._batch_escape import (
+    batch_escape_times,
+)
+from ._crossing import (
+    crossing_time,
 )
 from ._descent import (
+    DescentBatchResult,
     DescentResult,
+    descend,
     gradient_descent,
 )
 from ._escape import (
     CRITERIA,
     DATA,
     MODELS,
+    SweepConfig,
     SweepResult,
     escape_time,
     sweep,
@@ -49,7 +57,6 @@ from ._uninformed import (
 )
 
 __all__ = [
-    "activation_pair",
     "NetworkBatch",
     "integrate",
     "EngineResult",
@@ -60,8 +67,13 @@ __all__ = [
     "FlowResult",
     "gradient_descent",
     "DescentResult",
+    "descend",
+    "DescentBatchResult",
+    "crossing_time",
+    "batch_escape_times",
     "escape_time",
     "sweep",
+    "SweepConfig",
     "SweepResult",
     "MODELS",
     "DATA",

@@ -11,116 +11,23 @@ weights for a population quadrature). Every product is a batched matmul, so
 one gradient evaluation costs ≈ 6 n Σ_ℓ n_ℓ n_{ℓ−1} flops per run and is
 matmul-bound for widths of a few tens and thousands of samples.
 
-The derivative σ' is taken from a table of closed forms for the registry
-activations (σ and σ' share work, e.g. tanh' = 1 − tanh²); any other callable
-falls back to autograd for σ' only.
+σ and σ' come together from the activation registry
+(:func:`saddlebook.nets.activation_pair`: closed forms for the registry names,
+sharing work, e.g. tanh' = 1 − tanh²); any other callable falls back to
+autograd for σ' only.
 """
 
 from __future__ import annotations
 
-import math
-from typing import Callable, Sequence
+from typing import Sequence
 
 import torch
 
 from ..book.counterfactual import bend_gradients
-from ..nets._activations import Activation, derivative, get_activation
+from ..data import moment
+from ..nets import Activation, activation_pair
 
-__all__ = ["activation_pair", "NetworkBatch"]
-
-Pair = Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
-
-_SQRT_2PI = math.sqrt(2.0 * math.pi)
-
-
-def _tanh(z):
-    t = torch.tanh(z)
-    return t, 1.0 - t * t
-
-
-def _sin(z):
-    return torch.sin(z), torch.cos(z)
-
-
-def _erf(z):
-    return torch.erf(z), (2.0 / math.sqrt(math.pi)) * torch.exp(-z * z)
-
-
-def _gelu(z):
-    cdf = 0.5 * (1.0 + torch.erf(z / math.sqrt(2.0)))
-    return z * cdf, cdf + z * torch.exp(-0.5 * z * z) / _SQRT_2PI
-
-
-def _silu(z):
-    s = torch.sigmoid(z)
-    return z * s, s * (1.0 + z * (1.0 - s))
-
-
-def _sigmoid(z):
-    s = torch.sigmoid(z)
-    return s, s * (1.0 - s)
-
-
-def _softplus(z):
-    return torch.logaddexp(z, torch.zeros((), dtype=z.dtype)), torch.sigmoid(z)
-
-
-def _identity(z):
-    return z, torch.ones_like(z)
-
-
-def _relu(z):
-    return torch.relu(z), (z > 0).to(z.dtype)
-
-
-def _leaky(z):
-    return torch.where(z > 0, z, 0.01 * z), torch.where(z > 0, 1.0, 0.01).to(z.dtype)
-
-
-_PAIRS: dict[str, Pair] = {
-    "tanh": _tanh,
-    "sin": _sin,
-    "erf": _erf,
-    "gelu": _gelu,
-    "silu": _silu,
-    "sigmoid": _sigmoid,
-    "softplus": _softplus,
-    "identity": _identity,
-    "relu": _relu,
-    "leaky_relu": _leaky,
-}
-
-
-def activation_pair(sigma: str | Activation) -> tuple[str, Pair]:
-    """σ and σ' evaluated together.
-
-    Parameters
-    ----------
-    sigma : str or callable
-        Registry name of :mod:`saddlebook.nets` or an elementwise torch
-        callable.
-
-    Returns
-    -------
-    name : str
-        Display name of the activation.
-    pair : callable
-        ``pair(z) -> (σ(z), σ'(z))``. Closed forms for the registry names
-        (and for :func:`~saddlebook.nets.quadratic` callables), autograd
-        for σ' otherwise.
-
-    Raises
-    ------
-    ValueError, TypeError
-        As :func:`~saddlebook.nets.get_activation` for an unknown name.
-    """
-    name, fn = get_activation(sigma)
-    a = getattr(fn, "a", None)
-    if a is not None and name.startswith("quadratic"):
-        return name, lambda z: (z + a * z * z, 1.0 + 2.0 * a * z)
-    if isinstance(sigma, str) and sigma in _PAIRS:
-        return name, _PAIRS[sigma]
-    return name, lambda z: (fn(z), derivative(fn, z))
+__all__ = ["NetworkBatch"]
 
 
 class NetworkBatch:
@@ -176,10 +83,39 @@ class NetworkBatch:
             self._data[dtype] = tuple(t.to(dtype) for t in self._data[torch.float64])
         return self._data[dtype]
 
+    @property
+    def n_rows(self) -> int:
+        """Number n of data rows."""
+        return self._data[torch.float64][0].shape[0]
+
+    def rows(self, index: torch.Tensor) -> "NetworkBatch":
+        """The same problem on the rows ``index`` of the data: a minibatch.
+
+        Parameters
+        ----------
+        index : torch.Tensor or sequence of int
+            m distinct row indices.
+
+        Returns
+        -------
+        NetworkBatch
+            Same activation and observable on ``x[index]``, ``y[index]`` with
+            sample weights ``π_i n/m``. For a uniform sample of m distinct rows
+            its loss and gradient are then unbiased estimates of the full ones;
+            with π = 1/n (an ordinary data set) its loss is the minibatch mean
+            ½ (1/m) Σ_{i∈S} (ŷ_i − y_i)².
+        """
+        x, y, pi = self._data[torch.float64]
+        index = torch.as_tensor(index, dtype=torch.long)
+        sub = object.__new__(type(self))
+        sub.__dict__.update(self.__dict__)  # every setting of this problem, and its own data cache below
+        sub._data = {torch.float64: (x[index], y[index], pi[index] * (x.shape[0] / index.numel()))}
+        return sub
+
     def gamma(self) -> float:
         """Γ = ‖Σ_i π_i y_i x_i‖, the target's linear moment (float64)."""
         x, y, pi = self._data[torch.float64]
-        return float(torch.linalg.vector_norm((pi * y) @ x))
+        return float(torch.linalg.vector_norm(moment(x, y, pi)))
 
     def _forward(self, weights: Sequence[torch.Tensor], keep: bool):
         x, _, _ = self.data(weights[0].dtype)
@@ -197,7 +133,7 @@ class NetworkBatch:
         if self.observable == "loss":
             return loss
         x, _, pi = self.data(out.dtype)
-        return torch.linalg.vector_norm((out * pi) @ x, dim=1)
+        return torch.linalg.vector_norm(moment(x, out, pi, dtype=out.dtype), dim=1)
 
     def observe(self, weights: Sequence[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         """Loss and observable of every run, forward pass only.

@@ -6,7 +6,9 @@ together with the Dormand–Prince 5(4) pair, each run with its own step size
 its own event level by an observable (the loss or the network's linear
 moment). The crossing time is located inside the step on the pair's
 fourth-order continuous extension (the same interpolant as scipy's RK45),
-so event times are not limited to step boundaries.
+so event times are not limited to step boundaries: the package's one escape
+definition, stated in :mod:`saddlebook.dynamics._crossing`, whose
+:func:`~saddlebook.dynamics._crossing.refine_crossing` does the locating.
 
 Why this is fast for saddle escape: near a saddle at scale ε the flow is a
 slow blow-up whose relative rate of change is smooth, so the adaptive step
@@ -38,7 +40,8 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from ..errors import DivergenceError
+from ..errors import DivergenceError, ParameterError
+from ._crossing import refine_crossing
 
 __all__ = ["integrate", "EngineResult", "progress_enabled"]
 
@@ -151,6 +154,112 @@ def _take(seq, idx):
     return [s.index_select(0, idx) for s in seq]
 
 
+@dataclass
+class _Options:
+    """The validated settings of one :func:`integrate` call."""
+
+    t_max: float
+    level: torch.Tensor | None  # (B,) float64, by original run index
+    direction: int
+    rtol: float
+    atol: float
+    max_steps: int
+    max_loss_ratio: float
+    config: list[str]
+
+
+@dataclass
+class _Active:
+    """The runs still being integrated; row r holds the original run ``idx[r]``."""
+
+    params: list[torch.Tensor]
+    k1: list[torch.Tensor]  # −∇𝓛 at params: the first stage of the next step (FSAL)
+    t: torch.Tensor
+    h: torch.Tensor
+    obs: torch.Tensor
+    lo0: torch.Tensor  # loss at t = 0, the reference of the divergence test
+    idx: torch.Tensor
+
+    def take(self, rows: torch.Tensor) -> "_Active":
+        t, h, obs, lo0, idx = (v.index_select(0, rows) for v in (self.t, self.h, self.obs, self.lo0, self.idx))
+        return _Active(_take(self.params, rows), _take(self.k1, rows), t, h, obs, lo0, idx)
+
+
+class _Ledger:
+    """Per-run outcome of :func:`integrate`, by original run index, filled in as runs finish."""
+
+    def __init__(self, params, loss0: torch.Tensor, record: bool, progress: bool | None) -> None:
+        B = params[0].shape[0]
+        self.nfev = np.ones(B, dtype=np.int64)
+        self.nobs = np.zeros(B, dtype=np.int64)
+        self.acc = np.zeros(B, dtype=np.int64)
+        self.rej = np.zeros(B, dtype=np.int64)
+        self.t_event = np.full(B, np.nan)
+        self.t_final = np.full(B, np.nan)
+        self.final: list[list[torch.Tensor] | None] = [None] * B
+        self.hist = None
+        if record:
+            self.hist = [dict(t=[0.0], loss=[float(loss0[b])],
+                              norms=[_norms([p[b : b + 1] for p in params])[0].numpy()]) for b in range(B)]
+        self.bar = None
+        if progress_enabled(progress):
+            from tqdm.auto import tqdm
+
+            self.bar = tqdm(total=B, desc="escape runs", unit="run", delay=2.0, leave=False)
+
+    def finish(self, idx, rows: torch.Tensor, when: torch.Tensor, state, event: bool) -> None:
+        """Runs ``rows`` (active rows) stop at times ``when`` in states ``state`` (batched over rows)."""
+        for j, row in enumerate(rows.tolist()):
+            b = int(idx[row])
+            self.t_final[b] = float(when[j])
+            if event:
+                self.t_event[b] = float(when[j])
+            self.final[b] = [s[j].clone() for s in state]
+        if self.bar is not None:
+            self.bar.update(len(rows))
+
+    def count(self, idx: torch.Tensor, ok: torch.Tensor) -> None:
+        """Book one attempted step (6 new gradients) of every active run."""
+        active, okn = idx.numpy(), ok.numpy()
+        self.nfev[active] += 6
+        self.acc[active[okn]] += 1
+        self.rej[active[~okn]] += 1
+
+    def record(self, idx, ok, t_new, nloss, new) -> None:
+        """History of the accepted steps (``record=True`` only)."""
+        if self.hist is None:
+            return
+        for r in ok.nonzero()[:, 0].tolist():
+            b = int(idx[r])
+            self.hist[b]["t"].append(float(t_new[r]))
+            self.hist[b]["loss"].append(float(nloss[r]))
+            self.hist[b]["norms"].append(_norms([p[r : r + 1] for p in new])[0].numpy())
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+    def result(self, loss0, obs0, n_params: int, start: float) -> EngineResult:
+        history = None
+        if self.hist is not None:
+            history = [dict(t=np.array(d["t"]), loss=np.array(d["loss"]), norms=np.array(d["norms"]))
+                       for d in self.hist]
+        B = len(self.final)
+        return EngineResult(
+            t_event=self.t_event,
+            t_final=self.t_final,
+            nfev=self.nfev,
+            n_observe=self.nobs,
+            accepted=self.acc,
+            rejected=self.rej,
+            loss0=loss0.numpy(),
+            observable0=obs0.numpy(),
+            final=[torch.stack([self.final[b][i] for b in range(B)]) for i in range(n_params)],
+            wall_time=time.perf_counter() - start,
+            history=history,
+        )
+
+
 def integrate(
     problem,
     params0: Sequence[torch.Tensor],
@@ -179,7 +288,8 @@ def integrate(
     t_max : float
         Largest flow time (> 0).
     event_level : array_like of shape (B,), optional
-        Level whose crossing by the problem's observable stops a run. Without
+        Level whose crossing by the problem's observable stops a run (the
+        escape definition of :mod:`saddlebook.dynamics._crossing`). Without
         it every run goes to ``t_max``.
     event_direction : {-1, +1}, default -1
         −1: the observable falls through the level (a loss threshold);
@@ -207,193 +317,187 @@ def integrate(
 
     Raises
     ------
+    saddlebook.errors.ParameterError
+        Bad ``event_direction`` or ``t_max``, before any compute.
     DivergenceError
         A run's loss, gradient or state became non-finite, its loss exceeded
         ``max_loss_ratio`` × its initial loss, or its step size underflowed;
         the message carries that run's ``config``.
     """
     start = time.perf_counter()
+    B = params0[0].shape[0]
+    opt = _options(B, t_max, event_level, event_direction, rtol, atol, max_steps, max_loss_ratio, config)
     params = [p.detach().clone() for p in params0]
-    B = params[0].shape[0]
-    config = list(config) if config is not None else [f"run {b}" for b in range(B)]
-    if event_direction not in (-1, 1):
-        raise ValueError(f"parameter 'event_direction' must be -1 or +1, got {event_direction!r}")
-    if not (isinstance(t_max, (int, float)) and t_max > 0 and math.isfinite(t_max)):
-        raise ValueError(f"parameter 't_max' must be finite and > 0, got {t_max!r}")
-    f64 = dict(dtype=torch.float64)
-    level = None if event_level is None else torch.as_tensor(np.asarray(event_level, dtype=np.float64), **f64)
-
     loss, obs, grads = problem.evaluate(params)
     loss, obs = loss.double(), obs.double()
     if not bool(torch.isfinite(loss).all()):
         b = int((~torch.isfinite(loss)).nonzero()[0])
-        raise DivergenceError(0.0, float(loss[b]), config[b], "initial loss is not finite")
+        raise DivergenceError(0.0, float(loss[b]), opt.config[b], "initial loss is not finite")
     loss0, obs0 = loss.clone(), obs.clone()
     ks0 = [-g for g in grads]
-    # Initial step: 1% of the time over which any parameter tensor changes by its own size.
-    ratio = torch.stack([_norms([p])[:, 0] / _norms([k])[:, 0].clamp_min(1e-300) for p, k in zip(params, ks0)], 1)
-    h = (0.01 * ratio.min(dim=1).values).clamp(max=t_max, min=1e-12 * t_max)
-
-    idx = torch.arange(B)  # original run index of each active row
-    t = torch.zeros(B, **f64)
-    nfev = np.ones(B, dtype=np.int64)
-    nobs = np.zeros(B, dtype=np.int64)
-    acc = np.zeros(B, dtype=np.int64)
-    rej = np.zeros(B, dtype=np.int64)
-    t_event = np.full(B, np.nan)
-    t_final = np.full(B, np.nan)
-    final: list[torch.Tensor | None] = [None] * B
-    lo0 = loss0.clone()
-    hist = None
-    if record:
-        hist = [dict(t=[0.0], loss=[float(loss0[b])], norms=[_norms([p[b : b + 1] for p in params])[0].numpy()])
-                for b in range(B)]
-
-    bar = None
-    if progress_enabled(progress):
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=B, desc="escape runs", unit="run", delay=2.0, leave=False)
-
-    def finish(rows: torch.Tensor, when: torch.Tensor, state: list[torch.Tensor], event: bool) -> None:
-        for j, row in enumerate(rows.tolist()):
-            b = int(idx[row])
-            t_final[b] = float(when[j])
-            if event:
-                t_event[b] = float(when[j])
-            final[b] = [s[j].clone() for s in state]
-        if bar is not None:
-            bar.update(len(rows))
-
-    k1 = ks0
-    if level is not None:
-        # A run already past its level at t = 0 has escaped at time 0.
-        past = (obs0 - level) * event_direction >= 0
-        if bool(past.any()):
-            rows = past.nonzero()[:, 0]
-            finish(rows, torch.zeros(rows.numel(), **f64), _take(params, rows), True)
-            keep = (~past).nonzero()[:, 0]
-            params, k1 = _take(params, keep), _take(k1, keep)
-            t, h, obs, lo0, idx = (v.index_select(0, keep) for v in (t, h, obs, lo0, idx))
+    run = _Active(params, ks0, torch.zeros(B, dtype=torch.float64), _first_step(params, ks0, t_max), obs,
+                  loss0.clone(), torch.arange(B))
+    ledger = _Ledger(params, loss0, record, progress)
     try:
-        while idx.numel():
-            ks = [k1]
-            for s in range(1, 6):
-                stage = _combine(params, ks, _A[s], h)
-                ks.append([-g for g in problem.evaluate(stage)[2]])
-            new = _combine(params, ks, _B, h)
-            nloss, nobs_v, ngrads = problem.evaluate(new)
-            nloss, nobs_v = nloss.double(), nobs_v.double()
-            k7 = [-g for g in ngrads]
-            ks.append(k7)
-            active_np = idx.numpy()
-            nfev[active_np] += 6
-            # Error norm: worst parameter tensor, relative to its own size.
-            err = torch.zeros_like(h)
-            for i, p in enumerate(params):
-                e = None
-                for c, k in zip(_E, ks):
-                    if c != 0.0:
-                        e = k[i] * c if e is None else e.add(k[i], alpha=c)
-                en = e.reshape(e.shape[0], -1).double().norm(dim=1) * h
-                scale = atol + rtol * torch.maximum(_norms([p])[:, 0], _norms([new[i]])[:, 0])
-                err = torch.maximum(err, en / scale)
-            finite = torch.isfinite(nloss) & torch.isfinite(err)
-            for k in k7:
-                finite &= torch.isfinite(k.reshape(k.shape[0], -1)).all(dim=1)
-            err = torch.where(finite, err, torch.full_like(err, math.inf))
-            ok = err <= 1.0
-            factor = torch.where(err > 0, _SAFETY * err.clamp_min(1e-300) ** -0.2, torch.full_like(err, _MAX_FACTOR))
-            factor = factor.clamp(_MIN_FACTOR, _MAX_FACTOR)
-            factor = torch.where(ok, factor, factor.clamp(max=1.0))
-            okn = ok.numpy()
-            acc[active_np[okn]] += 1
-            rej[active_np[~okn]] += 1
-            # Divergence of an accepted state: loss exploded.
-            bad = ok & (nloss > max_loss_ratio * lo0)
-            if bool(bad.any()):
-                r = int(bad.nonzero()[0])
-                raise DivergenceError(
-                    float(t[r] + h[r]),
-                    float(nloss[r]),
-                    config[int(idx[r])],
-                    f"loss exceeded {max_loss_ratio:g} x loss(0)",
-                )
-            t_new = t + h
-            # Event: the observable crossed the level within an accepted step.
-            crossed = torch.zeros_like(ok)
-            if level is not None:
-                lev = level.index_select(0, idx)
-                g_old, g_new = (obs - lev) * event_direction, (nobs_v - lev) * event_direction
-                crossed = ok & (g_old < 0) & (g_new >= 0)
-            if bool(crossed.any()):
-                rows = crossed.nonzero()[:, 0]
-                theta, state, n_used = _locate(
-                    problem,
-                    _take(params, rows),
-                    [_take(k, rows) for k in ks],
-                    h.index_select(0, rows),
-                    lev.index_select(0, rows),
-                    event_direction,
-                    obs.index_select(0, rows),
-                    nobs_v.index_select(0, rows),
-                )
-                nobs[idx.index_select(0, rows).numpy()] += n_used
-                finish(rows, t.index_select(0, rows) + theta * h.index_select(0, rows), state, True)
-            reached = ok & ~crossed & (t_new >= t_max * (1 - 1e-12))
-            if bool(reached.any()):
-                rows = reached.nonzero()[:, 0]
-                finish(rows, t_new.index_select(0, rows), _take(new, rows), False)
-            if record:
-                for r in ok.nonzero()[:, 0].tolist():
-                    b = int(idx[r])
-                    hist[b]["t"].append(float(t_new[r]))
-                    hist[b]["loss"].append(float(nloss[r]))
-                    hist[b]["norms"].append(_norms([p[r : r + 1] for p in new])[0].numpy())
-            # Advance accepted runs; rejected ones retry with a smaller step.
-            okb = ok
-            params = [torch.where(_bshape(okb, p).bool(), n, p) for n, p in zip(new, params)]
-            k1 = [torch.where(_bshape(okb, k).bool(), a, k) for a, k in zip(k7, k1)]
-            t = torch.where(okb, t_new, t)
-            obs = torch.where(okb, nobs_v, obs)
-            h_next = h * factor
-            tiny = h_next < 1e-14 * torch.clamp(t, min=1.0)
-            if bool(tiny.any()):
-                r = int(tiny.nonzero()[0])
-                why = "step size underflow" + ("" if bool(finite[r]) else " after non-finite loss or gradient")
-                raise DivergenceError(float(t[r]), float(nloss[r]), config[int(idx[r])], why)
-            h = torch.minimum(h_next, (t_max - t).clamp_min(0.0))
-            h = torch.where(h > 0, h, h_next)
-            over = (acc[active_np] + rej[active_np]) >= max_steps
-            keep = ~(crossed | reached | torch.from_numpy(over))
-            if not bool(keep.all()):
-                for r in torch.from_numpy(over).nonzero()[:, 0].tolist():
-                    if not (bool(crossed[r]) or bool(reached[r])):
-                        b = int(idx[r])
-                        t_final[b] = float(t[r])
-                        final[b] = [p[r].clone() for p in params]
-                rows = keep.nonzero()[:, 0]
-                params, k1 = _take(params, rows), _take(k1, rows)
-                t, h, obs, lo0, idx = (v.index_select(0, rows) for v in (t, h, obs, lo0, idx))
+        run = _past_at_start(run, opt, ledger)
+        while run.idx.numel():
+            run = _step(problem, run, opt, ledger)
     finally:
-        if bar is not None:
-            bar.close()
-    history = None
-    if record:
-        history = [dict(t=np.array(d["t"]), loss=np.array(d["loss"]), norms=np.array(d["norms"])) for d in hist]
-    return EngineResult(
-        t_event=t_event,
-        t_final=t_final,
-        nfev=nfev,
-        n_observe=nobs,
-        accepted=acc,
-        rejected=rej,
-        loss0=loss0.numpy(),
-        observable0=obs0.numpy(),
-        final=[torch.stack([final[b][i] for b in range(B)]) for i in range(len(params0))],
-        wall_time=time.perf_counter() - start,
-        history=history,
-    )
+        ledger.close()
+    return ledger.result(loss0, obs0, len(params0), start)
+
+
+def _options(B, t_max, event_level, event_direction, rtol, atol, max_steps, max_loss_ratio, config) -> _Options:
+    if event_direction not in (-1, 1):
+        raise ParameterError(f"parameter 'event_direction' must be -1 or +1, got {event_direction!r}")
+    if not (isinstance(t_max, (int, float)) and t_max > 0 and math.isfinite(t_max)):
+        raise ParameterError(f"parameter 't_max' must be finite and > 0, got {t_max!r}")
+    level = None
+    if event_level is not None:
+        level = torch.as_tensor(np.asarray(event_level, dtype=np.float64), dtype=torch.float64)
+    config = list(config) if config is not None else [f"run {b}" for b in range(B)]
+    return _Options(t_max, level, event_direction, rtol, atol, max_steps, max_loss_ratio, config)
+
+
+def _first_step(params, ks0, t_max: float) -> torch.Tensor:
+    # 1% of the time over which any parameter tensor changes by its own size.
+    ratio = torch.stack([_norms([p])[:, 0] / _norms([k])[:, 0].clamp_min(1e-300) for p, k in zip(params, ks0)], 1)
+    return (0.01 * ratio.min(dim=1).values).clamp(max=t_max, min=1e-12 * t_max)
+
+
+def _past_at_start(run: _Active, opt: _Options, ledger: _Ledger) -> _Active:
+    """Runs already at or past their level at t = 0 have escaped at time 0."""
+    if opt.level is None:
+        return run
+    past = (run.obs - opt.level) * opt.direction >= 0
+    if not bool(past.any()):
+        return run
+    rows = past.nonzero()[:, 0]
+    ledger.finish(run.idx, rows, torch.zeros(rows.numel(), dtype=torch.float64), _take(run.params, rows), True)
+    return run.take((~past).nonzero()[:, 0])
+
+
+def _step(problem, run: _Active, opt: _Options, ledger: _Ledger) -> _Active:
+    """One attempted step of every active run; returns the runs still going."""
+    ks, new, nloss, nobs_v = _attempt(problem, run.params, run.k1, run.h)
+    err, finite = _error_ratio(run.params, new, ks, run.h, nloss, opt.rtol, opt.atol)
+    ok, factor = _controller(err)
+    ledger.count(run.idx, ok)
+    bad = ok & (nloss > opt.max_loss_ratio * run.lo0)
+    if bool(bad.any()):
+        r = int(bad.nonzero()[0])
+        raise DivergenceError(float(run.t[r] + run.h[r]), float(nloss[r]), opt.config[int(run.idx[r])],
+                              f"loss exceeded {opt.max_loss_ratio:g} x loss(0)")
+    t_new = run.t + run.h
+    crossed = _events(problem, run, ks, ok, nobs_v, opt, ledger)
+    reached = ok & ~crossed & (t_new >= opt.t_max * (1 - 1e-12))
+    if bool(reached.any()):
+        rows = reached.nonzero()[:, 0]
+        ledger.finish(run.idx, rows, t_new.index_select(0, rows), _take(new, rows), False)
+    ledger.record(run.idx, ok, t_new, nloss, new)
+    run = _advance(run, ok, new, ks[-1], t_new, nobs_v)
+    run.h = _next_step_size(run, factor, finite, nloss, opt)
+    return _retire(run, crossed, reached, ledger, opt.max_steps)
+
+
+def _attempt(problem, params, k1, h):
+    """One Dormand–Prince trial step of every active run: the 7 stages, the new state, its loss and observable."""
+    ks = [k1]
+    for s in range(1, 6):
+        stage = _combine(params, ks, _A[s], h)
+        ks.append([-g for g in problem.evaluate(stage)[2]])
+    new = _combine(params, ks, _B, h)
+    nloss, nobs_v, ngrads = problem.evaluate(new)
+    ks.append([-g for g in ngrads])
+    return ks, new, nloss.double(), nobs_v.double()
+
+
+def _error_ratio(params, new, ks, h, nloss, rtol: float, atol: float):
+    """Local error over tolerance of every run (its worst parameter tensor, relative to that tensor's own size).
+
+    Returns the ratio (inf where the trial state, its loss or its gradient is not finite) and that finiteness.
+    """
+    err = torch.zeros_like(h)
+    for i, p in enumerate(params):
+        e = None
+        for c, k in zip(_E, ks):
+            if c != 0.0:
+                e = k[i] * c if e is None else e.add(k[i], alpha=c)
+        en = e.reshape(e.shape[0], -1).double().norm(dim=1) * h
+        scale = atol + rtol * torch.maximum(_norms([p])[:, 0], _norms([new[i]])[:, 0])
+        err = torch.maximum(err, en / scale)
+    finite = torch.isfinite(nloss) & torch.isfinite(err)
+    for k in ks[-1]:
+        finite &= torch.isfinite(k.reshape(k.shape[0], -1)).all(dim=1)
+    return torch.where(finite, err, torch.full_like(err, math.inf)), finite
+
+
+def _controller(err: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Step-size controller: accept where ``err <= 1``; the factor on the step (no growth after a rejection)."""
+    ok = err <= 1.0
+    factor = torch.where(err > 0, _SAFETY * err.clamp_min(1e-300) ** -0.2, torch.full_like(err, _MAX_FACTOR))
+    factor = factor.clamp(_MIN_FACTOR, _MAX_FACTOR)
+    return ok, torch.where(ok, factor, factor.clamp(max=1.0))
+
+
+def _events(problem, run: _Active, ks, ok, nobs_v, opt: _Options, ledger: _Ledger) -> torch.Tensor:
+    """Runs whose accepted step reached their level: the crossing is located on the step's dense output
+    (:func:`~saddlebook.dynamics._crossing.refine_crossing`) and the runs finish there."""
+    crossed = torch.zeros_like(ok)
+    if opt.level is None:
+        return crossed
+    lev = opt.level.index_select(0, run.idx)
+    g_old, g_new = (run.obs - lev) * opt.direction, (nobs_v - lev) * opt.direction
+    crossed = ok & (g_old < 0) & (g_new >= 0)
+    if bool(crossed.any()):
+        rows = crossed.nonzero()[:, 0]
+        params, kr, h = _take(run.params, rows), [_take(k, rows) for k in ks], run.h.index_select(0, rows)
+        theta, state, used = refine_crossing(
+            lambda c: _dense(params, kr, h, c),
+            lambda s: problem.observe(s)[1],
+            lev.index_select(0, rows),
+            opt.direction,
+            run.obs.index_select(0, rows),
+            nobs_v.index_select(0, rows),
+        )
+        ledger.nobs[run.idx.index_select(0, rows).numpy()] += used
+        ledger.finish(run.idx, rows, run.t.index_select(0, rows) + theta * h, state, True)
+    return crossed
+
+
+def _advance(run: _Active, ok, new, k7, t_new, nobs_v) -> _Active:
+    """Accepted runs move to their new state; rejected ones stay (and retry with a smaller step)."""
+    params = [torch.where(_bshape(ok, p).bool(), n, p) for n, p in zip(new, run.params)]
+    k1 = [torch.where(_bshape(ok, k).bool(), a, k) for a, k in zip(k7, run.k1)]
+    t = torch.where(ok, t_new, run.t)
+    obs = torch.where(ok, nobs_v, run.obs)
+    return _Active(params, k1, t, run.h, obs, run.lo0, run.idx)
+
+
+def _next_step_size(run: _Active, factor, finite, nloss, opt: _Options) -> torch.Tensor:
+    """The controller's step, clipped so that no run passes ``t_max``; an underflowing step is a divergence."""
+    h_next = run.h * factor
+    tiny = h_next < 1e-14 * torch.clamp(run.t, min=1.0)
+    if bool(tiny.any()):
+        r = int(tiny.nonzero()[0])
+        why = "step size underflow" + ("" if bool(finite[r]) else " after non-finite loss or gradient")
+        raise DivergenceError(float(run.t[r]), float(nloss[r]), opt.config[int(run.idx[r])], why)
+    h = torch.minimum(h_next, (opt.t_max - run.t).clamp_min(0.0))
+    return torch.where(h > 0, h, h_next)
+
+
+def _retire(run: _Active, crossed, reached, ledger: _Ledger, max_steps: int) -> _Active:
+    """Drop the runs that crossed, reached ``t_max`` or used up ``max_steps`` (those keep a NaN event time)."""
+    active = run.idx.numpy()
+    over = torch.from_numpy((ledger.acc[active] + ledger.rej[active]) >= max_steps)
+    keep = ~(crossed | reached | over)
+    if bool(keep.all()):
+        return run
+    for r in (over & ~crossed & ~reached).nonzero()[:, 0].tolist():
+        b = int(run.idx[r])
+        ledger.t_final[b] = float(run.t[r])
+        ledger.final[b] = [p[r].clone() for p in run.params]
+    return run.take(keep.nonzero()[:, 0])
 
 
 def _dense(params, ks, h, theta):
@@ -408,31 +512,3 @@ def _dense(params, ks, h, theta):
                 acc = acc + _bshape(w, p) * kstage[i]
         out.append(p + _bshape(h, p) * acc)
     return out
-
-
-def _locate(problem, params, ks, h, level, direction, g0, g1, iters: int = 60):
-    """Crossing fraction θ in (0, 1] of the step, by Illinois regula falsi."""
-    a = torch.zeros_like(h)
-    b = torch.ones_like(h)
-    fa = (g0 - level) * direction
-    fb = (g1 - level) * direction
-    used = 0
-    side = torch.zeros_like(h)
-    c_prev = torch.full_like(h, -1.0)
-    for _ in range(iters):
-        c = torch.where(fb != fa, b - fb * (b - a) / (fb - fa), 0.5 * (a + b))
-        c = torch.where((c > a) & (c < b), c, 0.5 * (a + b))
-        _, gc = problem.observe(_dense(params, ks, h, c))
-        used += 1
-        fc = (gc.double() - level) * direction
-        left = fc >= 0  # the crossing lies in [a, c]
-        # Illinois: when the same end moves twice in a row, halve the other end's value.
-        fa = torch.where(left & (side == 1), fa * 0.5, fa)
-        fb = torch.where(~left & (side == -1), fb * 0.5, fb)
-        b, fb = torch.where(left, c, b), torch.where(left, fc, fb)
-        a, fa = torch.where(left, a, c), torch.where(left, fa, fc)
-        side = torch.where(left, torch.ones_like(side), -torch.ones_like(side))
-        if bool(((c - c_prev).abs() <= 1e-14).all()) or bool((b - a <= 1e-14).all()):
-            break
-        c_prev = c
-    return b, _dense(params, ks, h, b), used

@@ -7,8 +7,10 @@ and the book's performance page; nothing here is asserted as a target).
 - :func:`matmul_rate`, :func:`gradient_rate`: achieved GFLOP/s of a plain
   ``torch.matmul`` and of :meth:`saddlebook.dynamics.NetworkBatch.evaluate`.
 - :func:`gd_escape`: plain fixed-step gradient descent θ ← θ − η∇𝓛 on a batch
-  of networks, stopped at the same loss threshold as the engine; the GD escape
-  time is ``k·η`` for the first step k with loss ≤ level.
+  of networks (:func:`saddlebook.dynamics.descend`), stopped at the same loss
+  threshold as the engine, with the same escape definition
+  (:mod:`saddlebook.dynamics._crossing`: the crossing located between the two
+  bracketing steps); a divergence raises.
 - :func:`gd_step_for_accuracy`: the largest step of a list for which GD's escape
   time is within a relative tolerance of a reference.
 """
@@ -22,7 +24,10 @@ from typing import Sequence
 import numpy as np
 import torch
 
+from ..book import parameters as P
+from ..errors import DivergenceError
 from ._batch import NetworkBatch
+from ._descent import descend
 
 __all__ = ["gradient_flops", "matmul_rate", "gradient_rate", "gd_escape", "gd_step_for_accuracy", "load_average"]
 
@@ -101,7 +106,7 @@ def gradient_rate(problem: NetworkBatch, weights: Sequence[torch.Tensor], *, rep
 
 
 def gd_escape(problem, weights: Sequence[torch.Tensor], eta: float, level, *, max_steps: int = 10_000_000):
-    """Plain fixed-step gradient descent on a batch, stopped per run at a loss level.
+    """Fixed-step gradient descent θ ← θ − η∇𝓛 on a batch, stopped per run at a level (:func:`descend`, timed).
 
     Parameters
     ----------
@@ -111,47 +116,29 @@ def gd_escape(problem, weights: Sequence[torch.Tensor], eta: float, level, *, ma
     eta : float
         Step size.
     level : array_like, shape (B,)
-        A run escapes at the first step k with loss ≤ level; its escape time
-        is ``k·eta``.
+        Level of the problem's observable (the loss, for a ``NetworkBatch``
+        with ``observable="loss"``); the escape time is located between the
+        two steps that bracket its crossing (:mod:`saddlebook.dynamics._crossing`).
     max_steps : int
         Give up after this many steps (τ = NaN).
 
     Returns
     -------
     tau : numpy.ndarray
-        GD escape times; NaN for runs that diverged (non-finite loss) or did
-        not escape.
+        GD escape times; NaN for runs that did not escape within ``max_steps``.
     steps : int
         Batched steps taken (finished runs leave the batch).
     seconds : float
         Wall time.
+
+    Raises
+    ------
+    saddlebook.errors.DivergenceError
+        A run diverged (see :func:`descend`).
     """
-    level = torch.as_tensor(np.asarray(level, dtype=np.float64))
-    w = [p.detach().clone() for p in weights]
-    B = w[0].shape[0]
-    idx = torch.arange(B)
-    tau = np.full(B, np.nan)
-    start = time.perf_counter()
-    k = 0
-    with torch.no_grad():
-        while idx.numel() and k <= max_steps:
-            loss, _, grads = problem.evaluate(w)
-            loss = loss.double()
-            done = loss <= level
-            bad = ~torch.isfinite(loss)
-            if bool((done | bad).any()):
-                for row in done.nonzero()[:, 0].tolist():
-                    tau[int(idx[row])] = k * eta
-                keep = (~(done | bad)).nonzero()[:, 0]
-                w = [p.index_select(0, keep) for p in w]
-                grads = [g.index_select(0, keep) for g in grads]
-                idx, level = idx.index_select(0, keep), level.index_select(0, keep)
-                if not idx.numel():
-                    break
-            for p, g in zip(w, grads):
-                p.sub_(g, alpha=eta)
-            k += 1
-    return tau, k, time.perf_counter() - start
+    max_steps = P.integer("max_steps", max_steps, 1)
+    res = descend(problem, list(weights), eta, t_max=max_steps * eta, level=level)
+    return res.t_event, int(res.steps.max()), res.wall_time
 
 
 def gd_step_for_accuracy(problem, weights, level, tau_ref, etas: Sequence[float], rtol: float = 1e-3):
@@ -164,13 +151,24 @@ def gd_step_for_accuracy(problem, weights, level, tau_ref, etas: Sequence[float]
         None if no step of the list is accurate enough.
     trials : list of dict
         Per step tried: ``eta``, ``tau``, ``max_rel_err`` (inf if a run
-        diverged), ``steps``, ``seconds``.
+        diverged or did not escape), ``steps`` (−1 if it diverged),
+        ``seconds``, ``diverged`` (None, or the message of the
+        :class:`~saddlebook.errors.DivergenceError`).
     """
     trials = []
     for eta in sorted(etas, reverse=True):
-        tau, steps, sec = gd_escape(problem, weights, eta, level)
-        err = float(np.max(np.abs(tau / np.asarray(tau_ref) - 1))) if np.all(np.isfinite(tau)) else math.inf
-        trials.append(dict(eta=float(eta), tau=tau.tolist(), max_rel_err=err, steps=int(steps), seconds=sec))
-        if err <= rtol:
+        trials.append(_gd_trial(problem, weights, float(eta), level, tau_ref))
+        if trials[-1]["max_rel_err"] <= rtol:
             return float(eta), trials
     return None, trials
+
+
+def _gd_trial(problem, weights, eta: float, level, tau_ref) -> dict:
+    start = time.perf_counter()
+    try:
+        tau, steps, sec = gd_escape(problem, weights, eta, level)
+        diverged = None
+    except DivergenceError as exc:  # too large a step: recorded, and the caller tries the next one
+        tau, steps, sec, diverged = np.full(np.size(level), np.nan), -1, time.perf_counter() - start, str(exc)
+    err = float(np.max(np.abs(tau / np.asarray(tau_ref) - 1))) if np.all(np.isfinite(tau)) else math.inf
+    return dict(eta=eta, tau=tau.tolist(), max_rel_err=err, steps=int(steps), seconds=sec, diverged=diverged)

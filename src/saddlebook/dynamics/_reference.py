@@ -1,7 +1,14 @@
-"""Gradient flow Ẇ = −∇_W 𝓛, integrated by an adaptive ODE solver.
+"""Gradient flow Ẇ = −∇_W 𝓛 of one network by scipy: the independent reference.
 
-:func:`gradient` is the single place where loss gradients are computed;
-:mod:`saddlebook.dynamics` and :mod:`saddlebook.theory` reuse it.
+:func:`gradient_flow` integrates one network with autograd gradients and
+``scipy.integrate.solve_ivp``, independently of the batched core
+(:func:`saddlebook.dynamics.integrate`), which is tested against it. Its
+escape time is the package's one definition
+(:mod:`saddlebook.dynamics._crossing`), located by scipy's event root finding
+on scipy's dense output.
+
+:func:`gradient` is the single place where autograd loss gradients are
+computed; :mod:`saddlebook.dynamics` and :mod:`saddlebook.theory` reuse it.
 """
 
 from __future__ import annotations
@@ -15,7 +22,7 @@ import torch
 from scipy.integrate import solve_ivp
 
 from ..book.counterfactual import bend_gradients
-from ..errors import DivergenceError
+from ..errors import DivergenceError, ParameterError
 from ..nets._activations import Activation, get_activation
 from ..nets._losses import check_loss, loss_unchecked
 from ..nets._network import check_shapes, network_output, preactivations_unchecked
@@ -114,10 +121,10 @@ def _default_t_eval(t_max: float) -> np.ndarray:
 
 def check_positive(name: str, value, allow_inf: bool = False) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):
-        raise ValueError(f"parameter '{name}' must be a positive real number, got {value!r}")
+        raise ParameterError(f"parameter '{name}' must be a positive real number, got {value!r}")
     value = float(value)
     if not (value > 0) or (not allow_inf and not math.isfinite(value)):
-        raise ValueError(f"parameter '{name}' must be finite and > 0, got {value!r}")
+        raise ParameterError(f"parameter '{name}' must be finite and > 0, got {value!r}")
     return value
 
 
@@ -126,7 +133,7 @@ def check_fraction(escape_fraction) -> float | None:
         return None
     f = check_positive("escape_fraction", escape_fraction)
     if not f < 1:
-        raise ValueError(f"parameter 'escape_fraction' must lie in (0, 1), got {escape_fraction!r}")
+        raise ParameterError(f"parameter 'escape_fraction' must lie in (0, 1), got {escape_fraction!r}")
     return f
 
 
@@ -145,7 +152,12 @@ def gradient_flow(
     max_loss_ratio: float = 1e6,
     stop_at_escape: bool = False,
 ) -> FlowResult:
-    """Integrate gradient flow Ẇ = −∇_W 𝓛 from ``weights0`` up to ``t_max``.
+    """Integrate gradient flow Ẇ = −∇_W 𝓛 from ``weights0`` up to ``t_max``: the independent reference.
+
+    One network, autograd gradients and scipy's ``solve_ivp``: nothing is
+    shared with the batched core (:func:`saddlebook.dynamics.integrate`,
+    :func:`saddlebook.dynamics.descend`) but the loss, so the core is tested
+    against it.
 
     Parameters
     ----------
@@ -187,7 +199,7 @@ def gradient_flow(
 
     Raises
     ------
-    ValueError
+    saddlebook.errors.ParameterError
         Invalid parameters (named in the message).
     DivergenceError
         The loss or gradient became non-finite, the loss exceeded
@@ -198,110 +210,34 @@ def gradient_flow(
     The state is the concatenation of the flattened weights as a float64
     numpy vector; gradients are computed in float64 on the device of
     ``weights0``. Returned weights have the dtype/device of ``weights0``.
+
+    The escape time is the package's one definition
+    (:mod:`saddlebook.dynamics._crossing`: the first time the loss reaches
+    the level, on the solver's continuous extension), located by scipy: a
+    ``solve_ivp`` event, root-found on scipy's dense output of the step.
     """
     weights0 = list(weights0)
     fn = validated_activation(weights0, sigma, x, y, loss)
-    t_max = check_positive("t_max", t_max)
-    rtol = check_positive("rtol", rtol)
-    atol = check_positive("atol", atol)
-    max_loss_ratio = check_positive("max_loss_ratio", max_loss_ratio, allow_inf=True)
-    if not max_loss_ratio > 1:
-        raise ValueError(f"parameter 'max_loss_ratio' must be > 1 (or inf), got {max_loss_ratio!r}")
-    fraction = check_fraction(escape_fraction)
-    if not isinstance(stop_at_escape, bool):
-        raise ValueError(f"parameter 'stop_at_escape' must be True or False, got {stop_at_escape!r}")
-    if stop_at_escape and fraction is None:
-        raise ValueError("parameter 'stop_at_escape' needs 'escape_fraction' (the escape it stops at)")
-    if method not in _METHODS:
-        raise ValueError(f"parameter 'method' is {method!r}; allowed: {', '.join(_METHODS)}")
-    if t_eval is None:
-        t_eval = _default_t_eval(t_max)
-    else:
-        t_eval = np.asarray(t_eval, dtype=np.float64)
-        if t_eval.ndim != 1 or t_eval.size == 0 or not np.all(np.isfinite(t_eval)):
-            raise ValueError("parameter 't_eval' must be a non-empty 1-D array of finite times")
-        if np.any(np.diff(t_eval) <= 0) or t_eval[0] < 0 or t_eval[-1] > t_max:
-            raise ValueError(f"parameter 't_eval' must be strictly increasing within [0, t_max={t_max}]")
-    # The solver must reach t_max so that `final` is the state at t_max.
-    extended = bool(t_eval[-1] < t_max)
-    if extended:
-        t_eval = np.append(t_eval, t_max)
-
-    out_dtype, device = weights0[0].dtype, weights0[0].device
-    x64 = x.to(torch.float64)
-    y64 = y.to(torch.float64)
-    shapes = [tuple(w.shape) for w in weights0]
-    sizes = [int(np.prod(s)) for s in shapes]
-    config = f"gradient_flow(method={method}, loss={loss}, t_max={t_max:g})"
-
-    def unflatten(vec: np.ndarray) -> list[torch.Tensor]:
-        flat = torch.from_numpy(np.ascontiguousarray(vec, dtype=np.float64)).to(device)
-        return [p.reshape(s) for p, s in zip(torch.split(flat, sizes), shapes)]
-
-    def flatten(ts: Sequence[torch.Tensor]) -> np.ndarray:
-        return torch.cat([t.reshape(-1) for t in ts]).cpu().numpy().astype(np.float64, copy=False)
-
-    def loss_at(vec: np.ndarray) -> float:
-        with torch.no_grad():
-            return float(loss_unchecked(network_output(preactivations_unchecked(unflatten(vec), x64, fn)), y64, loss))
-
-    w0 = flatten([w.to(torch.float64) for w in weights0])
-    loss0 = loss_at(w0)
+    opts = _flow_options(t_max, rtol, atol, method, escape_fraction, max_loss_ratio, stop_at_escape, t_eval)
+    t_max, fraction = opts["t_max"], opts["fraction"]
+    flat = _FlatLoss(weights0, x, y, fn, loss, f"gradient_flow(method={method}, loss={loss}, t_max={t_max:g})")
+    w0 = flat.flatten([w.to(torch.float64) for w in weights0])
+    loss0 = flat.loss_at(w0)
     if not math.isfinite(loss0):
-        raise DivergenceError(0.0, loss0, config, "initial loss is not finite")
-    nfev = 0
-
-    def rhs(t: float, vec: np.ndarray) -> np.ndarray:
-        nonlocal nfev
-        nfev += 1
-        value, grads = loss_and_gradient(unflatten(vec), x64, y64, fn, loss)
-        out = -flatten(grads)
-        if not (math.isfinite(float(value)) and np.all(np.isfinite(out))):
-            raise DivergenceError(t, float(value), config, "non-finite loss or gradient")
-        return out
-
-    events = []
-    # Loss-ratio divergence is checked by an event (evaluated on accepted
-    # steps only) so a rejected trial stage cannot raise a false alarm.
-    if math.isfinite(max_loss_ratio) and loss0 > 0:
-        limit = max_loss_ratio * loss0
-
-        def blowup(t, vec):
-            return loss_at(vec) - limit
-
-        blowup.terminal = True
-        blowup.direction = 1
-        events.append(blowup)
-    if fraction is not None and loss0 > 0:
-        target = fraction * loss0
-
-        def escape(t, vec):
-            return loss_at(vec) - target
-
-        escape.terminal = stop_at_escape
-        escape.direction = -1
-        events.append(escape)
-
-    sol = solve_ivp(
-        rhs,
-        (0.0, t_max),
-        w0,
-        method=method,
-        t_eval=t_eval,
-        rtol=rtol,
-        atol=atol,
-        events=events or None,
-        dense_output=False,
-    )
-    if sol.status == 1 and math.isfinite(max_loss_ratio) and loss0 > 0 and sol.t_events[0].size:
-        t_bad = float(sol.t_events[0][0])
-        raise DivergenceError(t_bad, loss_at(sol.y_events[0][0]), config, f"loss exceeded {max_loss_ratio:g} x loss(0)")
+        raise DivergenceError(0.0, loss0, flat.config, "initial loss is not finite")
+    blowup = math.isfinite(opts["max_loss_ratio"]) and loss0 > 0
+    events = _flow_events(flat, loss0, opts["max_loss_ratio"] if blowup else None,
+                          fraction if loss0 > 0 else None, stop_at_escape)
+    sol = solve_ivp(flat.rhs, (0.0, t_max), w0, method=method, t_eval=opts["t_eval"], rtol=opts["rtol"],
+                    atol=opts["atol"], events=events or None, dense_output=False)
+    if sol.status == 1 and blowup and sol.t_events[0].size:
+        raise DivergenceError(float(sol.t_events[0][0]), flat.loss_at(sol.y_events[0][0]), flat.config,
+                              f"loss exceeded {opts['max_loss_ratio']:g} x loss(0)")
     stopped = sol.status == 1 and stop_at_escape and fraction is not None and sol.t_events[-1].size > 0
     if sol.status != 0 and not stopped:
         t_bad = float(sol.t[-1]) if sol.t.size else 0.0
-        l_bad = loss_at(sol.y[:, -1]) if sol.t.size else loss0
-        raise DivergenceError(t_bad, l_bad, config, f"solver failed: {sol.message}")
-
+        l_bad = flat.loss_at(sol.y[:, -1]) if sol.t.size else loss0
+        raise DivergenceError(t_bad, l_bad, flat.config, f"solver failed: {sol.message}")
     escape_time = None
     if fraction is not None:
         if loss0 == 0:
@@ -309,19 +245,109 @@ def gradient_flow(
         else:
             t_esc = sol.t_events[-1]
             escape_time = float(t_esc[0]) if t_esc.size else None
+    return _flow_result(sol, flat, weights0[0].dtype, stopped, opts["extended"], escape_time)
 
+
+def _flow_options(t_max, rtol, atol, method, escape_fraction, max_loss_ratio, stop_at_escape, t_eval) -> dict:
+    """The validated options of :func:`gradient_flow`, and its output grid (extended to reach ``t_max``)."""
+    t_max = check_positive("t_max", t_max)
+    rtol = check_positive("rtol", rtol)
+    atol = check_positive("atol", atol)
+    max_loss_ratio = check_positive("max_loss_ratio", max_loss_ratio, allow_inf=True)
+    if not max_loss_ratio > 1:
+        raise ParameterError(f"parameter 'max_loss_ratio' must be > 1 (or inf), got {max_loss_ratio!r}")
+    fraction = check_fraction(escape_fraction)
+    if not isinstance(stop_at_escape, bool):
+        raise ParameterError(f"parameter 'stop_at_escape' must be True or False, got {stop_at_escape!r}")
+    if stop_at_escape and fraction is None:
+        raise ParameterError("parameter 'stop_at_escape' needs 'escape_fraction' (the escape it stops at)")
+    if method not in _METHODS:
+        raise ParameterError(f"parameter 'method' is {method!r}; allowed: {', '.join(_METHODS)}")
+    if t_eval is None:
+        t_eval = _default_t_eval(t_max)
+    else:
+        t_eval = np.asarray(t_eval, dtype=np.float64)
+        if t_eval.ndim != 1 or t_eval.size == 0 or not np.all(np.isfinite(t_eval)):
+            raise ParameterError("parameter 't_eval' must be a non-empty 1-D array of finite times")
+        if np.any(np.diff(t_eval) <= 0) or t_eval[0] < 0 or t_eval[-1] > t_max:
+            raise ParameterError(f"parameter 't_eval' must be strictly increasing within [0, t_max={t_max}]")
+    # The solver must reach t_max so that `final` is the state at t_max.
+    extended = bool(t_eval[-1] < t_max)
+    if extended:
+        t_eval = np.append(t_eval, t_max)
+    return dict(t_max=t_max, rtol=rtol, atol=atol, max_loss_ratio=max_loss_ratio, fraction=fraction,
+                t_eval=t_eval, extended=extended)
+
+
+class _FlatLoss:
+    """The loss and its gradient flow on the flattened float64 weight vector (scipy's state)."""
+
+    def __init__(self, weights0, x, y, fn, loss: str, config: str) -> None:
+        self.x64, self.y64 = x.to(torch.float64), y.to(torch.float64)
+        self.fn, self.loss, self.config = fn, loss, config
+        self.device = weights0[0].device
+        self.shapes = [tuple(w.shape) for w in weights0]
+        self.sizes = [int(np.prod(s)) for s in self.shapes]
+
+    def unflatten(self, vec: np.ndarray) -> list[torch.Tensor]:
+        flat = torch.from_numpy(np.ascontiguousarray(vec, dtype=np.float64)).to(self.device)
+        return [p.reshape(s) for p, s in zip(torch.split(flat, self.sizes), self.shapes)]
+
+    @staticmethod
+    def flatten(ts: Sequence[torch.Tensor]) -> np.ndarray:
+        return torch.cat([t.reshape(-1) for t in ts]).cpu().numpy().astype(np.float64, copy=False)
+
+    def loss_at(self, vec: np.ndarray) -> float:
+        with torch.no_grad():
+            out = network_output(preactivations_unchecked(self.unflatten(vec), self.x64, self.fn))
+            return float(loss_unchecked(out, self.y64, self.loss))
+
+    def rhs(self, t: float, vec: np.ndarray) -> np.ndarray:
+        value, grads = loss_and_gradient(self.unflatten(vec), self.x64, self.y64, self.fn, self.loss)
+        out = -self.flatten(grads)
+        if not (math.isfinite(float(value)) and np.all(np.isfinite(out))):
+            raise DivergenceError(t, float(value), self.config, "non-finite loss or gradient")
+        return out
+
+
+def _flow_events(flat: _FlatLoss, loss0: float, max_loss_ratio, fraction, stop_at_escape: bool) -> list:
+    """scipy events: the loss-ratio divergence (if ``max_loss_ratio``), then the escape (if ``fraction``)."""
+    events = []
+    # Divergence is an event (evaluated on accepted steps only), so a rejected trial stage cannot raise a false alarm.
+    if max_loss_ratio is not None:
+        limit = max_loss_ratio * loss0
+
+        def blowup(t, vec):
+            return flat.loss_at(vec) - limit
+
+        blowup.terminal = True
+        blowup.direction = 1
+        events.append(blowup)
+    if fraction is not None:
+        target = fraction * loss0
+
+        def escape(t, vec):
+            return flat.loss_at(vec) - target
+
+        escape.terminal = stop_at_escape
+        escape.direction = -1
+        events.append(escape)
+    return events
+
+
+def _flow_result(sol, flat: _FlatLoss, out_dtype, stopped: bool, extended: bool, escape_time) -> FlowResult:
     if stopped:
         # The solver stopped inside the grid: the trajectory ends at the escape point.
         y_esc = sol.y_events[-1][0]
         ts = np.append(sol.t, sol.t_events[-1][0])
         ys = np.concatenate([sol.y, y_esc[:, None]], axis=1)
-        final = [w.to(out_dtype) for w in unflatten(y_esc)]
+        final = [w.to(out_dtype) for w in flat.unflatten(y_esc)]
     else:
-        final = [w.to(out_dtype) for w in unflatten(sol.y[:, -1])]
+        final = [w.to(out_dtype) for w in flat.unflatten(sol.y[:, -1])]
         keep = slice(0, -1) if extended else slice(None)
         ts, ys = sol.t[keep], sol.y[:, keep]
-    losses = np.array([loss_at(ys[:, k]) for k in range(ts.size)])
-    snapshots = [[w.to(out_dtype) for w in unflatten(ys[:, k])] for k in range(ts.size)]
+    losses = np.array([flat.loss_at(ys[:, k]) for k in range(ts.size)])
+    snapshots = [[w.to(out_dtype) for w in flat.unflatten(ys[:, k])] for k in range(ts.size)]
     return FlowResult(
         t=np.asarray(ts, dtype=np.float64),
         loss=losses,
@@ -330,7 +356,6 @@ def gradient_flow(
         nfev=int(sol.nfev),
         final=final,
     )
-
 
 
 def flow_through_escape(
@@ -381,14 +406,14 @@ def flow_through_escape(
 
     Raises
     ------
-    ValueError
+    saddlebook.errors.ParameterError
         Bad ``t_guess``, ``end`` or ``max_doublings`` (named in the message).
     RuntimeError
         No escape within ``t_guess · 2^max_doublings``.
     """
     t_max = check_positive("t_guess", t_guess)
     if isinstance(max_doublings, bool) or not isinstance(max_doublings, int) or max_doublings < 0:
-        raise ValueError(f"parameter 'max_doublings' must be an integer >= 0, got {max_doublings!r}")
+        raise ParameterError(f"parameter 'max_doublings' must be an integer >= 0, got {max_doublings!r}")
     for _ in range(max_doublings + 1):
         probe = gradient_flow(weights0, sigma, x, y, t_max, t_eval=[0.0, t_max], escape_fraction=escape_fraction,
                               stop_at_escape=True, **kwargs)
@@ -400,6 +425,6 @@ def flow_through_escape(
     tau = probe.escape_time
     t_end = float(end(tau)) if end is not None else 2.0 * tau
     if not (math.isfinite(t_end) and t_end > tau):
-        raise ValueError(f"parameter 'end' must map tau = {tau:g} to a finite time after it, got {t_end!r}")
+        raise ParameterError(f"parameter 'end' must map tau = {tau:g} to a finite time after it, got {t_end!r}")
     grid = None if t_eval is None else t_eval(t_end)
     return gradient_flow(weights0, sigma, x, y, t_end, t_eval=grid, escape_fraction=escape_fraction, **kwargs)

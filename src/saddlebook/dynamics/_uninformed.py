@@ -34,7 +34,7 @@ from ..book import parameters as P
 from ..data._synthetic import sample_moment
 from ..nets._activations import derivative, get_activation
 from ..nets._initializers import he_weights
-from ._escape import sweep
+from ._escape import SweepConfig, sweep
 
 __all__ = ["first_layer_moment", "linear_first_layer_moment", "middle_bottleneck", "he_escapes", "he_escape_grid"]
 
@@ -116,6 +116,13 @@ def linear_first_layer_moment(x: torch.Tensor, y: torch.Tensor, w1: torch.Tensor
     return slope * (w1 @ sample_moment(x, y.to(torch.float64)))
 
 
+def _he_config(x, y, depth, eps, seeds, activation, width, dtype, t_max, threshold) -> SweepConfig:
+    # The one sweep both functions run: He-normal, middle bottleneck, moment criterion, the user's data.
+    return SweepConfig(activation, depth, eps=eps, seeds=[int(s) for s in seeds], bottleneck=middle_bottleneck(depth),
+                       init="he", model="full", x=x, y=y, data="sample", width=width, criterion="moment",
+                       threshold=threshold, t_max=t_max, dtype=dtype)
+
+
 def he_escapes(x: torch.Tensor, y: torch.Tensor, *, depth: int, eps: float, seeds: Sequence[int],
                activation="tanh", width: int = 32, dtype="float32", t_max: float = 1e9, threshold: float = 0.5):
     """Escape times of full He-normal networks with the middle-layer bottleneck, one batch over seeds.
@@ -147,15 +154,12 @@ def he_escapes(x: torch.Tensor, y: torch.Tensor, *, depth: int, eps: float, seed
         ‖D W_1 m‖ of each seed (:func:`linear_first_layer_moment`).
     """
     _check_xy(x, y)
-    bottleneck = middle_bottleneck(depth)
-    seeds = [int(s) for s in seeds]
-    res = sweep(activation, depth, eps=[eps], seeds=seeds, bottleneck=bottleneck, init="he", model="full",
-                x=x, y=y, data="sample", width=width, criterion="moment", threshold=threshold, t_max=t_max,
-                dtype=dtype)
+    cfg = _he_config(x, y, depth, [eps], seeds, activation, width, dtype, t_max, threshold)
+    res = sweep(cfg)
     widths = [x.shape[1]] + [width] * (depth - 1) + [1]
     g1, gl = [], []
-    for s in seeds:
-        w1 = he_weights(widths, eps, bottleneck, seed=s)[0]
+    for s in cfg.seeds:
+        w1 = he_weights(widths, eps, list(cfg.bottleneck_used), seed=s)[0]
         g1.append(float(first_layer_moment(x, y, w1, activation).norm()))
         gl.append(float(linear_first_layer_moment(x, y, w1, activation).norm()))
     return np.asarray(res.tau, dtype=float), np.array(g1), np.array(gl)
@@ -182,7 +186,5 @@ def he_escape_grid(x: torch.Tensor, y: torch.Tensor, *, depth: int, eps: Sequenc
         Shape ``(len(eps), len(seeds))``; NaN where no escape before ``t_max``.
     """
     _check_xy(x, y)
-    res = sweep(activation, depth, eps=list(eps), seeds=[int(s) for s in seeds], bottleneck=middle_bottleneck(depth),
-                init="he", model="full", x=x, y=y, data="sample", width=width, criterion="moment",
-                threshold=threshold, t_max=t_max, dtype=dtype)
+    res = sweep(_he_config(x, y, depth, list(eps), seeds, activation, width, dtype, t_max, threshold))
     return res.grid().astype(float)
