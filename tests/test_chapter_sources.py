@@ -46,3 +46,36 @@ def test_the_lint_sees_glue_in_every_form():
     glued, shown = _glue_keys(text)
     assert glued == ["a", "b"] and shown == {"a", "b"}
     assert _glue_keys("```{glue:figure} fig-x\n```")[1] == {"fig-x"}
+
+
+def _code_cell_lengths(text: str) -> list[tuple[int, int]]:
+    """(first line, number of code lines) of every code cell, options excluded."""
+    lines, out, i = text.split("\n"), [], 0
+    while i < len(lines):
+        if not lines[i].startswith("```{code-cell}"):
+            i += 1
+            continue
+        j = i + 1
+        if j < len(lines) and lines[j].strip() == "---":
+            j = lines.index("---", j + 1) + 1
+        options = []
+        while lines[j].startswith(":"):
+            options.append(lines[j])
+            j += 1
+        k = j
+        while not lines[k].startswith("```"):
+            k += 1
+        body = [line for line in lines[j:k] if line.strip()]
+        # The validate cell is the chapter's declaration of its parameters (one entry per
+        # parameter) and must be one cell: the pipeline runs it alone, before any kernel.
+        if not any("validate" in o for o in options):
+            out.append((i + 1, len(body)))
+        i = k + 1
+    return out
+
+
+def test_no_code_cell_is_longer_than_a_reader_takes_in_at_once():
+    # QuantEcon-style lectures: compute, check and plot in separate short cells.
+    long = [f"{path.name}:{line} has {n} lines" for path in sorted((ROOT / "chapters").glob("*.md"))
+            for line, n in _code_cell_lengths(path.read_text()) if n > 40]
+    assert not long, "code cells over 40 lines:\n" + "\n".join(long)

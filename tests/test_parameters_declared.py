@@ -57,3 +57,15 @@ def test_table_writes_markdown_and_checks_its_shape():
     assert md.splitlines() == ["| $r$ | p |", "|---|---|", "| 3 | 1.012 |", "| 4 | 2.000 |"]
     with pytest.raises(ValueError, match="row 0"):
         table(["a", "b"], [(1,)])
+
+
+def test_a_list_parameter_checks_its_shape_and_every_entry():
+    two = P.List(P.Real(0, 1, ""), "two scales", "must be a list of two scales", 2, 2)
+    assert two.check("s", [0.1, 0.2]) == [0.1, 0.2]
+    assert two.allowed() == "list of 2, each real in [0, 1]"
+    with pytest.raises(ParameterError, match="must be a list of two scales"):
+        two.check("s", [0.1])
+    with pytest.raises(ParameterError, match=r"s\[1\]"):
+        two.check("s", [0.1, 2.0])
+    anything = P.List(P.Integer(0, 2**31 - 1, ""), "seeds")
+    assert anything.allowed() == "list, each integer in [0, 2147483647]"

@@ -40,16 +40,22 @@ from .data import (
     load_digits_covariates,
     load_mnist_covariates,
     mnist_raw,
+    moment,
     population_moment,
     principal_directions,
     sample_moment,
     whitened_inputs,
 )
 from .dynamics import (
+    DescentBatchResult,
     DescentResult,
     FlowResult,
     NetworkBatch,
+    SweepConfig,
     SweepResult,
+    batch_escape_times,
+    crossing_time,
+    descend,
     escape_time,
     first_layer_moment,
     flow_states,
@@ -144,6 +150,12 @@ from .theory import (
 )
 
 __all__ = [
+    "SweepConfig",
+    "descend",
+    "DescentBatchResult",
+    "crossing_time",
+    "batch_escape_times",
+    "moment",
     "DivergenceError",
     "NotSmoothError",
     "ParameterError",

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from ..errors import ParameterError
 
 __all__ = ["choice", "boolean", "integer", "real", "reals",
-           "declare", "Declaration", "Parameter", "Boolean", "Integer", "Real", "Reals", "Choice"]
+           "declare", "Declaration", "Parameter", "Boolean", "Integer", "Real", "Reals", "List", "Choice"]
 
 
 def _is_real(value) -> bool:
@@ -30,8 +30,9 @@ def _is_real(value) -> bool:
 def _interval(lo, hi, lo_open, hi_open) -> str:
     left = "(" if lo_open else "["
     right = ")" if hi_open else "]"
-    lo_s = "-inf" if lo is None else f"{lo:g}"
-    hi_s = "inf" if hi is None else f"{hi:g}"
+    # Integers in full (a seed bound 2**31 - 1 is not 2.14748e+09); reals compactly.
+    lo_s = "-inf" if lo is None else (str(lo) if isinstance(lo, int) else f"{lo:g}")
+    hi_s = "inf" if hi is None else (str(hi) if isinstance(hi, int) else f"{hi:g}")
     return f"{left}{lo_s}, {hi_s}{right}"
 
 
@@ -157,12 +158,25 @@ class Parameter:
         span = _interval(o.get("lo"), o.get("hi"), o.get("lo_open", False), o.get("hi_open", False))
         if self.kind == "real":
             return f"real in {span}"
+        if self.kind == "list":
+            lo, hi = o["min_len"], o["max_len"]
+            more = "" if hi == lo else " or more" if hi is None else f" to {hi}"
+            count = f" of {lo}{more}" if o["refusal"] else ""
+            return f"list{count}, each {o['item'].allowed()}"
         lo_len, hi_len = o.get("min_len", 1), o.get("max_len")
         count = f"{lo_len} or more" if hi_len is None else f"{lo_len} to {hi_len}"
         return f"list of {count} reals in {span}"
 
 
-_CHECKS = {"boolean": boolean, "integer": integer, "real": real, "reals": reals,
+def _list(name: str, values, item: "Parameter", refusal: str | None, min_len: int, max_len: int | None) -> list:
+    # ``refusal`` words the rule in the error ("must be a list of two scales"); without it any
+    # sequence is accepted and only its entries are checked.
+    if refusal and not (isinstance(values, (list, tuple)) and min_len <= len(values) <= (max_len or len(values))):
+        raise ParameterError(f"parameter '{name}' = {values!r} {refusal}")
+    return [item.check(f"{name}[{i}]", v) for i, v in enumerate(values)]
+
+
+_CHECKS = {"boolean": boolean, "integer": integer, "real": real, "reals": reals, "list": _list,
            "choice": lambda name, value, allowed: choice(name, value, allowed)}
 
 
@@ -187,6 +201,16 @@ def Reals(lo: float | None, hi: float | None, meaning: str, *, lo_open: bool = F
     """A list of reals, each in the interval given (see :func:`reals`)."""
     return Parameter("reals", meaning, {"lo": lo, "hi": hi, "lo_open": lo_open, "hi_open": hi_open,
                                         "min_len": min_len, "max_len": max_len})
+
+
+def List(item: Parameter, meaning: str, refusal: str | None = None, min_len: int = 0,
+         max_len: int | None = None) -> Parameter:
+    """A list whose entries are each checked like ``item`` (its own meaning is unused).
+
+    With ``refusal`` (words such as ``"must be a list of two scales"``) a value that is not a
+    list of ``min_len`` to ``max_len`` entries (no upper bound if None) is refused with them.
+    """
+    return Parameter("list", meaning, {"item": item, "refusal": refusal, "min_len": min_len, "max_len": max_len})
 
 
 def Choice(allowed: Iterable[str], meaning: str) -> Parameter:
