@@ -43,7 +43,7 @@ def test_nan_always_fails():
     [
         (dict(expected=1.0), "needs rtol"),
         (dict(), "give expected"),
-        (dict(expected=1.0, rtol=-1), "rtol must be >= 0"),
+        (dict(expected=1.0, rtol=-1), "'rtol' must be >= 0"),
     ],
 )
 def test_malformed_checks_are_refused(kwargs, message):
@@ -78,7 +78,7 @@ def test_torch_and_numpy_scalars_accepted():
 def test_kind_is_required_and_recorded():
     with pytest.raises(TypeError):
         check("no kind", 1.0, lo=0, source="t")
-    with pytest.raises(ValueError, match="kind must be one of"):
+    with pytest.raises(ValueError, match="'kind' must be one of"):
         check("bad kind", 1.0, lo=0, source="t", kind="evidence")
     check("a claim", 1.0, lo=0, source="t", kind="claim")
     check("a cross-check", 1.0, lo=0, source="t", kind="consistency")

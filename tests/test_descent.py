@@ -75,7 +75,8 @@ def test_max_loss_ratio_must_exceed_one(problem):
     with pytest.raises(ValueError, match="max_loss_ratio"):
         sb.gradient_descent(w0, "tanh", x, y, lr=0.1, t_max=1.0, max_loss_ratio=0.5)
     with pytest.raises(ValueError, match="max_loss_ratio"):
-        sb.gradient_flow(w0, "tanh", x, y, t_max=1.0, max_loss_ratio=1.0)
+        sb.dynamics.reference_flow(sb.NetworkBatch("tanh", x, y), [w[None] for w in w0], 1.0, t_eval=[0.0, 1.0],
+                                   max_loss_ratio=1.0)
 
 
 # --- descend: the batched stepper of the dynamics core ----------------------------------------------------------

@@ -67,8 +67,7 @@ def test_divergence_raises_with_config(data):
     w = [m * 40.0 for m in he_weights([4, 5, 1], 1.0, [1], seed=0)]
     bad = lambda z: torch.exp(z)  # noqa: E731  (explodes for large weights)
     with pytest.raises(DivergenceError, match="my-run"):
-        integrate(NetworkBatch(bad, x, y), [m[None] for m in w], t_max=10.0, config=["my-run"],
-                  max_loss_ratio=10.0)
+        integrate(NetworkBatch(bad, x, y), [m[None] for m in w], t_max=10.0, config=["my-run"])
 
 
 def test_progress_switch(monkeypatch):

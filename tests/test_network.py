@@ -62,7 +62,7 @@ def test_check_shapes_messages():
         sb.check_shapes(good, x, torch.zeros(9, dtype=F64))
     bad = torch.zeros(10, 5, dtype=F64)
     bad[0, 0] = float("nan")
-    with pytest.raises(ValueError, match="x contains non-finite"):
+    with pytest.raises(ValueError, match="'x' contains non-finite"):
         sb.check_shapes(good, bad)
     with pytest.raises(ValueError, match="weights"):
         sb.check_shapes([], x)

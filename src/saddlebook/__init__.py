@@ -9,8 +9,8 @@ nets
 data
     Inputs, teachers, the moment Γ̂ = Σπ·y·x, real covariates.
 dynamics
-    Batched gradients, the batched integrator, gradient descent, the scipy
-    reference flow, escape times and sweeps.
+    The problem protocol, batched gradients, the batched integrator, gradient
+    descent, the scipy reference flow, escape times and sweeps.
 theory
     The imbalance identity, deep-linear closed forms, the reduced ODE and its
     laws, exponent fits.
@@ -21,8 +21,9 @@ book
 errors
     ParameterError, DivergenceError, NotSmoothError.
 
-The names below are the ones the chapters use; each subpackage exports all of
-its public names. Chapters write ``import saddlebook as sb`` and call ``sb.name``.
+The names below are the ones the chapters use, and the problem protocol
+(``Problem``, ``AutogradProblem``) for writing a flow of one's own; each
+subpackage exports all of its public names. Chapters write ``import saddlebook as sb`` and call ``sb.name``.
 Everything is float64 by default; no global torch state is changed.
 """
 
@@ -47,10 +48,12 @@ from .data import (
     whitened_inputs,
 )
 from .dynamics import (
+    AutogradProblem,
     DescentBatchResult,
     DescentResult,
     FlowResult,
     NetworkBatch,
+    Problem,
     SweepConfig,
     SweepResult,
     batch_escape_times,
@@ -197,6 +200,8 @@ __all__ = [
     "mnist_raw",
     "label_target",
     "principal_directions",
+    "Problem",
+    "AutogradProblem",
     "NetworkBatch",
     "integrate",
     "gradient",

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 
+from ..errors import ParameterError
+
 __all__ = ["table"]
 
 Format = str | Callable[[object], str] | None
@@ -39,11 +41,17 @@ def table(header: Sequence[str], rows: Iterable[Sequence], formats: Sequence[For
     header = list(header)
     formats = [None] * len(header) if formats is None else list(formats)
     if len(formats) != len(header):
-        raise ValueError(f"{len(formats)} formats for {len(header)} columns")
+        raise ParameterError(
+            f"parameter 'formats' must have one entry per column of 'header': "
+            f"{len(formats)} formats for {len(header)} columns"
+        )
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for i, row in enumerate(rows):
         row = list(row)
         if len(row) != len(header):
-            raise ValueError(f"row {i} has {len(row)} values for {len(header)} columns")
+            raise ParameterError(
+                f"parameter 'rows' must have one value per column in each row: "
+                f"row {i} has {len(row)} values for {len(header)} columns"
+            )
         lines.append("| " + " | ".join(_cell(v, f) for v, f in zip(row, formats)) + " |")
     return Markdown("\n".join(lines))

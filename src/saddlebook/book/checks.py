@@ -35,6 +35,8 @@ import os
 import tempfile
 from pathlib import Path
 
+from ..errors import ParameterError
+
 __all__ = ["check", "CheckFailed", "KINDS", "records", "reset", "margin"]
 
 ENV_FILE = "SADDLEBOOK_CHECKS"
@@ -122,40 +124,12 @@ def check(
     ------
     CheckFailed
         If the measurement is out of tolerance or not finite.
-    ValueError
-        If the check is malformed (no expected value and no bounds, an
-        expected value without tolerance, negative tolerance).
+    saddlebook.errors.ParameterError
+        (a ValueError) If the check is malformed (no expected value and no
+        bounds, an expected value without tolerance, negative tolerance).
     """
-    if not isinstance(name, str) or not name.strip():
-        raise ValueError("check: name must be a non-empty string")
-    if not isinstance(source, str) or not source.strip():
-        raise ValueError(f"check {name!r}: source must say where the claim comes from")
-    if kind not in KINDS:
-        raise ValueError(f"check {name!r}: kind must be one of {KINDS}, got {kind!r}")
-    m = _as_float(measured, "measured")
-    e = None if expected is None else _as_float(expected, "expected")
-    lo_f = None if lo is None else _as_float(lo, "lo")
-    hi_f = None if hi is None else _as_float(hi, "hi")
-    if e is None and lo_f is None and hi_f is None:
-        raise ValueError(f"check {name!r}: give expected= (with rtol/atol) or lo=/hi=")
-    if e is not None and rtol is None and atol is None:
-        raise ValueError(f"check {name!r}: expected= needs rtol= and/or atol=")
-    for tol_name, tol in (("rtol", rtol), ("atol", atol)):
-        if tol is not None and not (tol >= 0):
-            raise ValueError(f"check {name!r}: {tol_name} must be >= 0, got {tol!r}")
-
-    reasons = []
-    if not math.isfinite(m):
-        reasons.append("measured value is not finite")
-    allowed = None
-    if e is not None:
-        allowed = (atol or 0.0) + (rtol or 0.0) * abs(e)
-        if math.isfinite(m) and not abs(m - e) <= allowed:
-            reasons.append(f"|measured - expected| = {_fmt(abs(m - e))} > {_fmt(allowed)}")
-    if lo_f is not None and math.isfinite(m) and not m >= lo_f:
-        reasons.append(f"measured < lower bound {_fmt(lo_f)}")
-    if hi_f is not None and math.isfinite(m) and not m <= hi_f:
-        reasons.append(f"measured > upper bound {_fmt(hi_f)}")
+    m, e, lo_f, hi_f = _parsed(name, measured, expected, rtol, atol, lo, hi, source, kind)
+    reasons, allowed = _reasons(m, e, lo_f, hi_f, rtol, atol)
 
     record = {
         "name": name,
@@ -183,6 +157,45 @@ def check(
             f"({'; '.join(reasons)}). Source: {source}"
         )
     return m
+
+
+def _parsed(name, measured, expected, rtol, atol, lo, hi, source, kind) -> tuple:
+    """``(measured, expected, lo, hi)`` as floats (None kept) of a well-formed check."""
+    if not isinstance(name, str) or not name.strip():
+        raise ParameterError("check: parameter 'name' must be a non-empty string")
+    if not isinstance(source, str) or not source.strip():
+        raise ParameterError(f"check {name!r}: parameter 'source' must say where the claim comes from")
+    if kind not in KINDS:
+        raise ParameterError(f"check {name!r}: parameter 'kind' must be one of {KINDS}, got {kind!r}")
+    m = _as_float(measured, "measured")
+    e = None if expected is None else _as_float(expected, "expected")
+    lo_f = None if lo is None else _as_float(lo, "lo")
+    hi_f = None if hi is None else _as_float(hi, "hi")
+    if e is None and lo_f is None and hi_f is None:
+        raise ParameterError(f"check {name!r}: give expected= (with rtol/atol) or lo=/hi=")
+    if e is not None and rtol is None and atol is None:
+        raise ParameterError(f"check {name!r}: expected= needs rtol= and/or atol=")
+    for tol_name, tol in (("rtol", rtol), ("atol", atol)):
+        if tol is not None and not (tol >= 0):
+            raise ParameterError(f"check {name!r}: parameter '{tol_name}' must be >= 0, got {tol!r}")
+    return m, e, lo_f, hi_f
+
+
+def _reasons(m: float, e, lo_f, hi_f, rtol, atol) -> tuple[list[str], float | None]:
+    """Why the measurement fails (empty if it passes), and the allowed deviation from ``e``."""
+    reasons = []
+    if not math.isfinite(m):
+        reasons.append("measured value is not finite")
+    allowed = None
+    if e is not None:
+        allowed = (atol or 0.0) + (rtol or 0.0) * abs(e)
+        if math.isfinite(m) and not abs(m - e) <= allowed:
+            reasons.append(f"|measured - expected| = {_fmt(abs(m - e))} > {_fmt(allowed)}")
+    if lo_f is not None and math.isfinite(m) and not m >= lo_f:
+        reasons.append(f"measured < lower bound {_fmt(lo_f)}")
+    if hi_f is not None and math.isfinite(m) and not m <= hi_f:
+        reasons.append(f"measured > upper bound {_fmt(hi_f)}")
+    return reasons, allowed
 
 
 def margin(record: dict) -> float | None:

@@ -34,6 +34,8 @@ from __future__ import annotations
 
 import os
 
+from ..errors import ParameterError
+
 __all__ = ["COUNTERFACTUALS", "ENV", "active", "bend_gradients", "current"]
 
 ENV = "SADDLEBOOK_COUNTERFACTUAL"
@@ -66,7 +68,9 @@ def current() -> str | None:
 def active(name: str) -> bool:
     """True when the counterfactual ``name`` is switched on."""
     if name not in COUNTERFACTUALS:
-        raise ValueError(f"unknown counterfactual {name!r}; allowed: {', '.join(COUNTERFACTUALS)}")
+        raise ParameterError(
+            f"parameter 'name': unknown counterfactual {name!r}; allowed: {', '.join(COUNTERFACTUALS)}"
+        )
     return current() == name
 
 

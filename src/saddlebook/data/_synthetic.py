@@ -21,6 +21,7 @@ from typing import Sequence
 
 import torch
 
+from .._validate import integer
 from ..book.counterfactual import current as _counterfactual
 from ..errors import ParameterError
 from ..nets._activations import Activation, get_activation
@@ -39,11 +40,6 @@ __all__ = [
     "population_moment",
     "angle_blind_gamma",
 ]
-
-
-def _check_size(name: str, v: int) -> None:
-    if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-        raise ValueError(f"parameter '{name}' must be an integer >= 1, got {v!r}")
 
 
 def gaussian_inputs(
@@ -74,8 +70,8 @@ def gaussian_inputs(
     torch.Tensor
         Shape ``(n, d)``.
     """
-    _check_size("n", n)
-    _check_size("d", d)
+    integer("n", n, 1)
+    integer("d", d, 1)
     factor = None
     if cov is not None:
         evals, evecs = _cov_eigen(cov, d)
@@ -119,10 +115,10 @@ def whitened_inputs(
     torch.Tensor
         Shape ``(n, d)``.
     """
-    _check_size("n", n)
-    _check_size("d", d)
+    integer("n", n, 1)
+    integer("d", d, 1)
     if n < d:
-        raise ValueError(f"whitened_inputs needs n >= d, got n={n}, d={d}")
+        raise ParameterError(f"parameter 'n' must be >= d: whitened_inputs needs n >= d, got n={n}, d={d}")
     gen = torch.Generator(device="cpu").manual_seed(int(seed))
     g = torch.randn(n, d, generator=gen, dtype=torch.float64)
     q, r = torch.linalg.qr(g, mode="reduced")
@@ -140,25 +136,28 @@ def _cov_eigen(cov, d: int) -> tuple[torch.Tensor, torch.Tensor]:
     cov = check_covariance(cov, d)
     evals, evecs = torch.linalg.eigh(cov)
     if evals.min() < -1e-12 * max(1.0, float(evals.abs().max())):
-        raise ValueError(f"parameter 'cov' must be positive semi-definite; "
-                         f"smallest eigenvalue {float(evals.min()):.3g}")
+        raise ParameterError(f"parameter 'cov' must be positive semi-definite; "
+                             f"smallest eigenvalue {float(evals.min()):.3g}")
     return evals.clamp(min=0), evecs
 
 
 def _as_vector(name: str, v) -> torch.Tensor:
     v = torch.as_tensor(v)
     if v.dim() != 1 or v.shape[0] == 0:
-        raise ValueError(f"parameter '{name}' must be a non-empty 1-D vector, got shape {tuple(v.shape)}")
+        raise ParameterError(f"parameter '{name}' must be a non-empty 1-D vector, got shape {tuple(v.shape)}")
     if not bool(torch.isfinite(v).all()):
-        raise ValueError(f"parameter '{name}' contains non-finite values")
+        raise ParameterError(f"parameter '{name}' contains non-finite values")
     return v
 
 
 def _check_x(x: torch.Tensor, v: torch.Tensor) -> None:
     if not isinstance(x, torch.Tensor) or x.dim() != 2:
-        raise ValueError("x must be a 2-D tensor of shape (n, d)")
+        raise ParameterError("parameter 'x' must be a 2-D tensor of shape (n, d)")
     if x.shape[1] != v.shape[0]:
-        raise ValueError(f"x has {x.shape[1]} columns but the teacher vector v has {v.shape[0]} entries")
+        raise ParameterError(
+            f"parameter 'x' must have one column per entry of the teacher vector v: "
+            f"x has {x.shape[1]} columns but v has {v.shape[0]} entries"
+        )
 
 
 @dataclass(frozen=True, eq=False)
@@ -205,7 +204,7 @@ class SingleIndexTeacher:
         object.__setattr__(self, "v", _as_vector("v", self.v))
         get_activation(self.f)
         if isinstance(self.beta, bool) or not isinstance(self.beta, (int, float)) or not math.isfinite(self.beta):
-            raise ValueError(f"parameter 'beta' must be a finite real number, got {self.beta!r}")
+            raise ParameterError(f"parameter 'beta' must be a finite real number, got {self.beta!r}")
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         """Targets for inputs ``x`` of shape ``(n, d)``; returns shape ``(n,)``."""
@@ -229,10 +228,10 @@ class FeatureSum:
     def __post_init__(self) -> None:
         feats = tuple(self.features)
         if not feats or not all(isinstance(f, SingleIndexTeacher) for f in feats):
-            raise ValueError("parameter 'features' must be a non-empty sequence of SingleIndexTeacher")
+            raise ParameterError("parameter 'features' must be a non-empty sequence of SingleIndexTeacher")
         dims = {f.v.shape[0] for f in feats}
         if len(dims) != 1:
-            raise ValueError(f"parameter 'features' mixes input dimensions {sorted(dims)}; all must agree")
+            raise ParameterError(f"parameter 'features' mixes input dimensions {sorted(dims)}; all must agree")
         object.__setattr__(self, "features", feats)
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
@@ -270,18 +269,22 @@ def gamma(x, y: torch.Tensor | None = None, *, cov: torch.Tensor | None = None, 
     """
     if isinstance(x, (LinearTeacher, SingleIndexTeacher, FeatureSum)):
         if y is not None:
-            raise ValueError("gamma(teacher) takes no targets 'y'; pass cov= for the input covariance")
+            raise ParameterError(
+                "parameter 'y' must be None: gamma(teacher) takes no targets 'y'; pass cov= for the input covariance"
+            )
         return float(torch.linalg.vector_norm(population_moment(x, cov=cov, n_nodes=n_nodes)))
     if cov is not None:
-        raise ValueError("parameter 'cov' applies only to gamma(teacher, cov=...)")
+        raise ParameterError("parameter 'cov' applies only to gamma(teacher, cov=...)")
     if not isinstance(x, torch.Tensor) or x.dim() != 2:
-        raise ValueError("x must be a 2-D tensor of shape (n, d)")
+        raise ParameterError("parameter 'x' must be a 2-D tensor of shape (n, d)")
     if not isinstance(y, torch.Tensor) or y.dim() != 1:
-        raise ValueError("y must be a 1-D tensor of shape (n,)")
+        raise ParameterError("parameter 'y' must be a 1-D tensor of shape (n,)")
     if y.shape[0] != x.shape[0]:
-        raise ValueError(f"y has {y.shape[0]} entries but x has {x.shape[0]} rows")
+        raise ParameterError(
+            f"parameter 'y' must have one entry per row of x: y has {y.shape[0]} entries but x has {x.shape[0]} rows"
+        )
     if not (bool(torch.isfinite(x).all()) and bool(torch.isfinite(y).all())):
-        raise ValueError("x and y must contain only finite values")
+        raise ParameterError("parameters 'x' and 'y' must contain only finite values")
     return float(torch.linalg.vector_norm(sample_moment(x, y)))
 
 
@@ -361,13 +364,13 @@ def sample_moment(x: torch.Tensor, y: torch.Tensor, weights: torch.Tensor | None
         Shape ``(d,)``.
     """
     if not isinstance(x, torch.Tensor) or x.dim() != 2:
-        raise ValueError("parameter 'x' must be a 2-D tensor of shape (n, d)")
+        raise ParameterError("parameter 'x' must be a 2-D tensor of shape (n, d)")
     if not isinstance(y, torch.Tensor) or y.dim() != 1 or y.shape[0] != x.shape[0]:
-        raise ValueError(f"parameter 'y' must be a 1-D tensor with {x.shape[0]} entries")
+        raise ParameterError(f"parameter 'y' must be a 1-D tensor with {x.shape[0]} entries")
     y, x = y.to(torch.float64), x.to(torch.float64)
     pi = torch.full_like(y, 1.0 / x.shape[0]) if weights is None else weights.to(torch.float64)
     if tuple(pi.shape) != (x.shape[0],):
-        raise ValueError(f"parameter 'weights' must have shape ({x.shape[0]},)")
+        raise ParameterError(f"parameter 'weights' must have shape ({x.shape[0]},)")
     name = _counterfactual()
     if name == "wrong_moment":
         return ((pi * y**3) @ x) / float(pi @ (y * y))
@@ -378,8 +381,7 @@ def sample_moment(x: torch.Tensor, y: torch.Tensor, weights: torch.Tensor | None
 
 
 def _check_nodes(n_nodes) -> None:
-    if isinstance(n_nodes, bool) or not isinstance(n_nodes, int) or n_nodes < 2:
-        raise ValueError(f"parameter 'n_nodes' must be an integer >= 2, got {n_nodes!r}")
+    integer("n_nodes", n_nodes, 2)
 
 
 def first_hermite(f, s: float = 1.0, n_nodes: int = 200) -> float:
@@ -407,7 +409,7 @@ def first_hermite(f, s: float = 1.0, n_nodes: int = 200) -> float:
 
     _check_nodes(n_nodes)
     if isinstance(s, bool) or not isinstance(s, (int, float)) or not math.isfinite(s) or s < 0:
-        raise ValueError(f"parameter 's' must be a finite real number >= 0, got {s!r}")
+        raise ParameterError(f"parameter 's' must be a finite real number >= 0, got {s!r}")
     _, fn = get_activation(f)
     nodes, weights = roots_hermitenorm(n_nodes)
     z = torch.as_tensor(nodes, dtype=torch.float64)
@@ -420,9 +422,9 @@ def check_covariance(cov, d: int) -> torch.Tensor:
         return torch.eye(d, dtype=torch.float64)
     cov = torch.as_tensor(cov, dtype=torch.float64).cpu()
     if tuple(cov.shape) != (d, d):
-        raise ValueError(f"parameter 'cov' has shape {tuple(cov.shape)} but must be ({d}, {d})")
+        raise ParameterError(f"parameter 'cov' has shape {tuple(cov.shape)} but must be ({d}, {d})")
     if not bool(torch.isfinite(cov).all()) or not torch.allclose(cov, cov.T, rtol=1e-12, atol=1e-14):
-        raise ValueError("parameter 'cov' must be a finite symmetric matrix")
+        raise ParameterError("parameter 'cov' must be a finite symmetric matrix")
     return cov
 
 
@@ -451,7 +453,10 @@ def feature_geometry(v, cov: torch.Tensor | None = None) -> tuple[float, float, 
     sv = cov @ v
     s2 = float(v @ sv)
     if s2 <= 0:
-        raise ValueError("feature_geometry: v·x has zero variance under cov (vᵀΣv = 0)")
+        raise ParameterError(
+            "feature_geometry: parameters 'v' and 'cov' give v·x zero variance (vᵀΣv = 0); "
+            "v must not lie in the null space of cov"
+        )
     s = math.sqrt(s2)
     n = float(torch.linalg.vector_norm(sv))
     return s, n / s, sv / n
@@ -464,7 +469,7 @@ def teacher_features(teacher):
         return [(teacher.v, teacher.f, float(teacher.beta))]
     if isinstance(teacher, FeatureSum):
         return [(f.v, f.f, float(f.beta)) for f in teacher.features]
-    raise ValueError(
+    raise ParameterError(
         f"parameter 'teacher' must be a LinearTeacher, SingleIndexTeacher or FeatureSum, got {type(teacher).__name__}"
     )
 

@@ -1,5 +1,5 @@
-"""Training dynamics: batched full-network gradients, the batched adaptive
-integrator, gradient descent, the scipy reference flow, escape times and
+"""Training dynamics: the problem protocol, batched full-network gradients,
+the batched adaptive integrator, gradient descent, the scipy reference flow, escape times and
 sweeps, weights along flows, escapes from uninformed starts, throughput.
 """
 from ._batch import (
@@ -39,11 +39,18 @@ from ._perf import (
     load_average,
     matmul_rate,
 )
+from ._problem import (
+    MAX_LOSS_RATIO,
+    AutogradProblem,
+    Problem,
+)
 from ._reference import (
     FlowResult,
+    ReferenceSolution,
     flow_through_escape,
     gradient,
     gradient_flow,
+    reference_flow,
 )
 from ._trajectory import (
     flow_states,
@@ -57,6 +64,9 @@ from ._uninformed import (
 )
 
 __all__ = [
+    "Problem",
+    "AutogradProblem",
+    "MAX_LOSS_RATIO",
     "NetworkBatch",
     "integrate",
     "EngineResult",
@@ -65,6 +75,8 @@ __all__ = [
     "gradient_flow",
     "flow_through_escape",
     "FlowResult",
+    "reference_flow",
+    "ReferenceSolution",
     "gradient_descent",
     "DescentResult",
     "descend",

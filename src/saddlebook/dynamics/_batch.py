@@ -23,8 +23,10 @@ from typing import Sequence
 
 import torch
 
+from .._validate import choice
 from ..book.counterfactual import bend_gradients
 from ..data import moment
+from ..errors import ParameterError
 from ..nets import Activation, activation_pair
 
 __all__ = ["NetworkBatch"]
@@ -62,17 +64,20 @@ class NetworkBatch:
         sample_weights: torch.Tensor | None = None,
         observable: str = "loss",
     ) -> None:
-        if observable not in ("loss", "moment"):
-            raise ValueError(f"parameter 'observable' is {observable!r}; allowed: loss, moment")
+        choice("observable", observable, ("loss", "moment"))
         if not isinstance(x, torch.Tensor) or x.dim() != 2:
-            raise ValueError("parameter 'x' must be a 2-D tensor of shape (n, d)")
+            raise ParameterError("parameter 'x' must be a 2-D tensor of shape (n, d)")
         if not isinstance(y, torch.Tensor) or tuple(y.shape) != (x.shape[0],):
-            raise ValueError(f"parameter 'y' must have shape ({x.shape[0]},)")
+            raise ParameterError(f"parameter 'y' must be a tensor of shape ({x.shape[0]},)")
         n = x.shape[0]
         if sample_weights is None:
             sample_weights = torch.full((n,), 1.0 / n, dtype=torch.float64)
-        if tuple(sample_weights.shape) != (n,) or bool((sample_weights < 0).any()):
-            raise ValueError(f"parameter 'sample_weights' must be non-negative of shape ({n},)")
+        if (
+            not isinstance(sample_weights, torch.Tensor)
+            or tuple(sample_weights.shape) != (n,)
+            or bool((sample_weights < 0).any())
+        ):
+            raise ParameterError(f"parameter 'sample_weights' must be a non-negative tensor of shape ({n},)")
         self.name, self.pair = activation_pair(sigma)
         self.observable = observable
         self._data = {torch.float64: (x.to(torch.float64), y.to(torch.float64), sample_weights.to(torch.float64))}

@@ -37,11 +37,13 @@ from typing import Sequence
 import numpy as np
 import torch
 
+from .. import _validate as V
 from ..book import parameters as P
 from ..errors import DivergenceError, ParameterError
 from ..nets._activations import Activation
 from ._crossing import crossing_time
-from ._reference import check_fraction, check_positive, loss_and_gradient, validated_activation
+from ._problem import MAX_LOSS_RATIO, loss_and_gradient
+from ._reference import validated_activation
 
 __all__ = ["descend", "DescentBatchResult", "diverged", "gradient_descent", "DescentResult"]
 
@@ -216,7 +218,7 @@ def descend(
     direction: int = -1,
     batch_size: int | None = None,
     seed: int = 0,
-    max_loss_ratio: float = 1e6,
+    max_loss_ratio: float = MAX_LOSS_RATIO,
     record_every: int | None = None,
     config: Sequence[str] | None = None,
 ) -> DescentBatchResult:
@@ -245,7 +247,7 @@ def descend(
         default full-batch gradient descent.
     seed : int, default 0
         Seed of the minibatch samples (SGD only).
-    max_loss_ratio : float, default 1e6
+    max_loss_ratio : float, default :data:`~saddlebook.dynamics.MAX_LOSS_RATIO` (1e6)
         Divergence threshold relative to each run's loss at step 0 (> 1, or
         inf).
     record_every : int, optional
@@ -371,7 +373,7 @@ def gradient_descent(
     loss: str = "mse",
     record_every: int = 1,
     escape_fraction: float | None = None,
-    max_loss_ratio: float = 1e6,
+    max_loss_ratio: float = MAX_LOSS_RATIO,
 ) -> DescentResult:
     """Run gradient descent W ← W − lr ∇_W 𝓛 up to flow time ``t_max``.
 
@@ -396,7 +398,7 @@ def gradient_descent(
         always recorded).
     escape_fraction : float, optional
         In (0, 1); report when the loss falls to this fraction of loss(0).
-    max_loss_ratio : float, default 1e6
+    max_loss_ratio : float, default :data:`~saddlebook.dynamics.MAX_LOSS_RATIO` (1e6)
         Divergence threshold relative to loss(0).
 
     Returns
@@ -419,12 +421,12 @@ def gradient_descent(
     """
     weights = [w.detach().clone() for w in weights0]
     fn = validated_activation(weights, sigma, x, y, loss)
-    lr = check_positive("lr", lr)
-    t_max = check_positive("t_max", t_max)
-    max_loss_ratio = check_positive("max_loss_ratio", max_loss_ratio, allow_inf=True)
+    lr = V.positive("lr", lr)
+    t_max = V.positive("t_max", t_max)
+    max_loss_ratio = V.positive("max_loss_ratio", max_loss_ratio, allow_inf=True)
     if not max_loss_ratio > 1:
         raise ParameterError(f"parameter 'max_loss_ratio' must be > 1 (or inf), got {max_loss_ratio!r}")
-    fraction = check_fraction(escape_fraction)
+    fraction = None if escape_fraction is None else V.fraction("escape_fraction", escape_fraction)
     if isinstance(record_every, bool) or not isinstance(record_every, int) or record_every < 1:
         raise ParameterError(f"parameter 'record_every' must be an integer >= 1, got {record_every!r}")
     steps = max(1, int(round(t_max / lr)))

@@ -17,15 +17,15 @@ log τ instead of τ (fixed-step descent). Runs that are finished are removed
 from the batch, so a sweep costs about as much as its slowest run plus the
 gradient work of the others.
 
-A *problem* is any object with two methods on batched parameters (a list of
-tensors whose first dimension is the run index b):
+The flow is that of a *problem*: the protocol
+:class:`saddlebook.dynamics.Problem` (``evaluate`` and ``observe`` on batched
+parameters), implemented by :class:`saddlebook.dynamics.NetworkBatch`,
+:class:`saddlebook.theory.ReducedChain` and
+:class:`saddlebook.dynamics.AutogradProblem`.
 
-- ``evaluate(params) -> (loss, observable, grads)``, ``loss`` and
-  ``observable`` of shape ``(B,)``, ``grads`` like ``params``;
-- ``observe(params) -> (loss, observable)``, forward only.
-
-:class:`saddlebook.dynamics.NetworkBatch` and
-:class:`saddlebook.theory.ReducedChain` are the two problems of the package.
+States at chosen output times (``t_eval``) are read off the same continuous
+extension inside the accepted step that brackets each time, so asking for
+them changes neither the steps nor the events.
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ import torch
 
 from ..errors import DivergenceError, ParameterError
 from ._crossing import refine_crossing
+from ._problem import MAX_LOSS_RATIO
 
 __all__ = ["integrate", "EngineResult", "progress_enabled"]
 
@@ -114,6 +115,15 @@ class EngineResult:
         With ``record=True``: per run, arrays ``t``, ``loss`` and ``norms``
         (Frobenius norm of each parameter tensor, shape ``(steps, P)``) at
         every accepted step.
+    t_eval : numpy.ndarray or None
+        The output times asked for (``t_eval`` of :func:`integrate`).
+    states : list of torch.Tensor or None
+        With ``t_eval``: per parameter tensor, the states at those times,
+        shape ``(T, B, ...)`` (``states[i][k, b]`` is tensor i of run b at
+        ``t_eval[k]``), on the Dormand–Prince continuous extension of the
+        step that brackets the time (the step's end state for a time at its
+        end). NaN at times after a run stopped (its event, or
+        ``max_steps``).
     """
 
     t_event: np.ndarray
@@ -127,6 +137,8 @@ class EngineResult:
     final: list[torch.Tensor]
     wall_time: float
     history: list[dict] | None = field(default=None)
+    t_eval: np.ndarray | None = field(default=None)
+    states: list[torch.Tensor] | None = field(default=None)
 
 
 def _norms(params: Sequence[torch.Tensor]) -> torch.Tensor:
@@ -164,7 +176,7 @@ class _Options:
     rtol: float
     atol: float
     max_steps: int
-    max_loss_ratio: float
+    t_eval: np.ndarray | None  # output times, float64
     config: list[str]
 
 
@@ -201,6 +213,7 @@ class _Ledger:
         if record:
             self.hist = [dict(t=[0.0], loss=[float(loss0[b])],
                               norms=[_norms([p[b : b + 1] for p in params])[0].numpy()]) for b in range(B)]
+        self.states: list[torch.Tensor] | None = None
         self.bar = None
         if progress_enabled(progress):
             from tqdm.auto import tqdm
@@ -239,7 +252,16 @@ class _Ledger:
         if self.bar is not None:
             self.bar.close()
 
-    def result(self, loss0, obs0, n_params: int, start: float) -> EngineResult:
+    def start_states(self, params, t_eval: np.ndarray | None) -> None:
+        """Room for the states at the output times (NaN until reached); those at t = 0 are ``params``."""
+        if t_eval is None:
+            return
+        self.states = [torch.full((t_eval.size,) + tuple(p.shape), math.nan, dtype=p.dtype, device=p.device)
+                       for p in params]
+        for s, p in zip(self.states, params):
+            s[torch.from_numpy(t_eval <= 0)] = p
+
+    def result(self, loss0, obs0, n_params: int, start: float, t_eval=None) -> EngineResult:
         history = None
         if self.hist is not None:
             history = [dict(t=np.array(d["t"]), loss=np.array(d["loss"]), norms=np.array(d["norms"]))
@@ -257,6 +279,8 @@ class _Ledger:
             final=[torch.stack([self.final[b][i] for b in range(B)]) for i in range(n_params)],
             wall_time=time.perf_counter() - start,
             history=history,
+            t_eval=t_eval,
+            states=self.states,
         )
 
 
@@ -270,7 +294,7 @@ def integrate(
     rtol: float = 1e-9,
     atol: float = 1e-15,
     max_steps: int = 200_000,
-    max_loss_ratio: float = 1e6,
+    t_eval: Sequence[float] | np.ndarray | None = None,
     record: bool = False,
     progress: bool | None = None,
     config: Sequence[str] | None = None,
@@ -301,8 +325,11 @@ def integrate(
     max_steps : int, default 200000
         Attempted steps allowed per run; runs still going are reported with
         NaN event time.
-    max_loss_ratio : float, default 1e6
-        A run whose loss exceeds this multiple of its initial loss diverged.
+    t_eval : array_like, optional
+        Strictly increasing output times in ``[0, t_max]``: the result then
+        carries the states there (``EngineResult.states``), read off the
+        continuous extension of the steps; the steps, events and final
+        states are exactly those of the call without ``t_eval``.
     record : bool, default False
         Keep the loss and parameter norms at every accepted step.
     progress : bool or None, default None
@@ -318,15 +345,16 @@ def integrate(
     Raises
     ------
     saddlebook.errors.ParameterError
-        Bad ``event_direction`` or ``t_max``, before any compute.
+        Bad ``event_direction``, ``t_max`` or ``t_eval``, before any compute.
     DivergenceError
         A run's loss, gradient or state became non-finite, its loss exceeded
-        ``max_loss_ratio`` × its initial loss, or its step size underflowed;
-        the message carries that run's ``config``.
+        :data:`~saddlebook.dynamics.MAX_LOSS_RATIO` × its initial loss (the
+        package's divergence rule), or its step size underflowed; the
+        message carries that run's ``config``.
     """
     start = time.perf_counter()
     B = params0[0].shape[0]
-    opt = _options(B, t_max, event_level, event_direction, rtol, atol, max_steps, max_loss_ratio, config)
+    opt = _options(B, t_max, event_level, event_direction, rtol, atol, max_steps, t_eval, config)
     params = [p.detach().clone() for p in params0]
     loss, obs, grads = problem.evaluate(params)
     loss, obs = loss.double(), obs.double()
@@ -338,16 +366,17 @@ def integrate(
     run = _Active(params, ks0, torch.zeros(B, dtype=torch.float64), _first_step(params, ks0, t_max), obs,
                   loss0.clone(), torch.arange(B))
     ledger = _Ledger(params, loss0, record, progress)
+    ledger.start_states(params, opt.t_eval)
     try:
         run = _past_at_start(run, opt, ledger)
         while run.idx.numel():
             run = _step(problem, run, opt, ledger)
     finally:
         ledger.close()
-    return ledger.result(loss0, obs0, len(params0), start)
+    return ledger.result(loss0, obs0, len(params0), start, opt.t_eval)
 
 
-def _options(B, t_max, event_level, event_direction, rtol, atol, max_steps, max_loss_ratio, config) -> _Options:
+def _options(B, t_max, event_level, event_direction, rtol, atol, max_steps, t_eval, config) -> _Options:
     if event_direction not in (-1, 1):
         raise ParameterError(f"parameter 'event_direction' must be -1 or +1, got {event_direction!r}")
     if not (isinstance(t_max, (int, float)) and t_max > 0 and math.isfinite(t_max)):
@@ -355,8 +384,14 @@ def _options(B, t_max, event_level, event_direction, rtol, atol, max_steps, max_
     level = None
     if event_level is not None:
         level = torch.as_tensor(np.asarray(event_level, dtype=np.float64), dtype=torch.float64)
+    if t_eval is not None:
+        t_eval = np.asarray(t_eval, dtype=np.float64)
+        if t_eval.ndim != 1 or t_eval.size == 0 or not np.all(np.isfinite(t_eval)):
+            raise ParameterError("parameter 't_eval' must be a non-empty 1-D array of finite times")
+        if np.any(np.diff(t_eval) <= 0) or t_eval[0] < 0 or t_eval[-1] > t_max:
+            raise ParameterError(f"parameter 't_eval' must be strictly increasing within [0, t_max={t_max}]")
     config = list(config) if config is not None else [f"run {b}" for b in range(B)]
-    return _Options(t_max, level, event_direction, rtol, atol, max_steps, max_loss_ratio, config)
+    return _Options(t_max, level, event_direction, rtol, atol, max_steps, t_eval, config)
 
 
 def _first_step(params, ks0, t_max: float) -> torch.Tensor:
@@ -383,17 +418,18 @@ def _step(problem, run: _Active, opt: _Options, ledger: _Ledger) -> _Active:
     err, finite = _error_ratio(run.params, new, ks, run.h, nloss, opt.rtol, opt.atol)
     ok, factor = _controller(err)
     ledger.count(run.idx, ok)
-    bad = ok & (nloss > opt.max_loss_ratio * run.lo0)
+    bad = ok & (nloss > MAX_LOSS_RATIO * run.lo0)
     if bool(bad.any()):
         r = int(bad.nonzero()[0])
         raise DivergenceError(float(run.t[r] + run.h[r]), float(nloss[r]), opt.config[int(run.idx[r])],
-                              f"loss exceeded {opt.max_loss_ratio:g} x loss(0)")
+                              f"loss exceeded {MAX_LOSS_RATIO:g} x loss(0)")
     t_new = run.t + run.h
     crossed = _events(problem, run, ks, ok, nobs_v, opt, ledger)
     reached = ok & ~crossed & (t_new >= opt.t_max * (1 - 1e-12))
     if bool(reached.any()):
         rows = reached.nonzero()[:, 0]
         ledger.finish(run.idx, rows, t_new.index_select(0, rows), _take(new, rows), False)
+    _sample(run, ks, new, t_new, ok & ~crossed, crossed, opt, ledger)
     ledger.record(run.idx, ok, t_new, nloss, new)
     run = _advance(run, ok, new, ks[-1], t_new, nobs_v)
     run.h = _next_step_size(run, factor, finite, nloss, opt)
@@ -463,6 +499,37 @@ def _events(problem, run: _Active, ks, ok, nobs_v, opt: _Options, ledger: _Ledge
         ledger.nobs[run.idx.index_select(0, rows).numpy()] += used
         ledger.finish(run.idx, rows, run.t.index_select(0, rows) + theta * h, state, True)
     return crossed
+
+
+def _sample(run: _Active, ks, new, t_new, ok, crossed, opt: _Options, ledger: _Ledger) -> None:
+    """States at the output times inside this step's accepted runs, on the step's continuous extension.
+
+    Times in ``(t, t + h]`` are covered (``(t, t_event]`` for a run that crossed, up to ``t_max`` for the
+    last step); a time at or after the step's end takes the end state itself.
+    """
+    if opt.t_eval is None or not bool((ok | crossed).any()):
+        return
+    idx, t_old = run.idx.numpy(), run.t.numpy()
+    upper = t_new.numpy().copy()
+    cross = crossed.numpy()
+    upper[cross] = ledger.t_event[idx[cross]]
+    # The last step ends within round-off of t_max: it owns every output time up to t_max.
+    upper[~cross & (upper >= opt.t_max * (1 - 1e-12))] = opt.t_max
+    lo = np.searchsorted(opt.t_eval, t_old, side="right")
+    hi = np.where((ok | crossed).numpy(), np.searchsorted(opt.t_eval, upper, side="right"), lo)
+    counts = hi - lo
+    total = int(counts.sum())
+    if total == 0:
+        return
+    rows_np = np.repeat(np.arange(idx.size), counts)
+    k_out = lo[rows_np] + np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
+    rows, times = torch.from_numpy(rows_np), torch.from_numpy(opt.t_eval[k_out])
+    h = run.h.index_select(0, rows)
+    dense = _dense(_take(run.params, rows), [_take(k, rows) for k in ks], h, (times - run.t.index_select(0, rows)) / h)
+    at_end = times >= t_new.index_select(0, rows)
+    where = (torch.from_numpy(k_out), torch.from_numpy(idx[rows_np]))
+    for store, d, n in zip(ledger.states, dense, new):
+        store[where] = torch.where(_bshape(at_end, d).bool(), n.index_select(0, rows), d)
 
 
 def _advance(run: _Active, ok, new, k7, t_new, nobs_v) -> _Active:

@@ -32,17 +32,19 @@ from typing import Sequence
 
 import torch
 
+from ..errors import ParameterError
+
 __all__ = ["project", "deviation", "row_deviation", "to_reduced", "from_reduced"]
 
 
 def _check(weights) -> list[torch.Tensor]:
     if isinstance(weights, torch.Tensor) or not isinstance(weights, (list, tuple)) or len(weights) < 2:
-        raise ValueError("parameter 'weights' must be a list of at least 2 weight matrices")
+        raise ParameterError("parameter 'weights' must be a list of at least 2 weight matrices")
     dims = {w.dim() for w in weights}
     if dims not in ({2}, {3}):
-        raise ValueError("weights must be all 2-D (one network) or all 3-D (a batch)")
+        raise ParameterError("parameter 'weights' must be all 2-D (one network) or all 3-D (a batch)")
     if weights[-1].shape[-2] != 1:
-        raise ValueError("the last layer must have one row (scalar output)")
+        raise ParameterError("parameter 'weights': the last layer must have one row (scalar output)")
     return list(weights)
 
 
@@ -153,7 +155,10 @@ def from_reduced(w: torch.Tensor, y: torch.Tensor, widths: Sequence[int]) -> lis
     widths = list(widths)
     L = len(widths) - 1
     if w.shape[-1] != widths[0] or y.shape[-1] != L - 1 or widths[-1] != 1:
-        raise ValueError(f"w (last dim {w.shape[-1]}) and y (last dim {y.shape[-1]}) do not fit widths {widths}")
+        raise ParameterError(
+            f"parameters 'w' (last dim {w.shape[-1]}) and 'y' (last dim {y.shape[-1]}) do not fit 'widths' "
+            f"{widths}: need w last dim = widths[0], y last dim = len(widths) - 2 and widths[-1] = 1"
+        )
     lead = w.shape[:-1]
     out = [(w / math.sqrt(widths[1])).unsqueeze(-2).expand(*lead, widths[1], widths[0]).clone()]
     for k in range(1, L):

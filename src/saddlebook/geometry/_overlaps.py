@@ -21,7 +21,9 @@ import math
 import numpy as np
 import torch
 
+from .._validate import choice, nonnegative
 from ..data._synthetic import check_covariance, first_hermite, teacher_features
+from ..errors import ParameterError
 from ..nets._activations import derivative
 
 __all__ = [
@@ -42,9 +44,9 @@ METRICS: tuple[str, ...] = ("v", "cov")
 
 
 def _metric(metric: str) -> str:
-    if not isinstance(metric, str) or metric not in METRICS:
-        raise ValueError(f"parameter 'metric' is {metric!r}; allowed: {', '.join(METRICS)}")
-    return metric
+    if not isinstance(metric, str):
+        raise ParameterError(f"parameter 'metric' is {metric!r}; allowed: {', '.join(METRICS)}")
+    return choice("metric", metric, METRICS)
 
 
 def linear_coefficient(f, scale: float, n_nodes: int = 200) -> float:
@@ -65,11 +67,7 @@ def linear_coefficient(f, scale: float, n_nodes: int = 200) -> float:
     float
         h, so that E[f(v·x) x] = h Σ v for x ~ N(0, Σ) and s² = vᵀΣv.
     """
-    if isinstance(scale, bool) or not isinstance(scale, (int, float, np.floating, np.integer)):
-        raise ValueError(f"parameter 'scale' must be a real number >= 0, got {scale!r}")
-    scale = float(scale)
-    if not (math.isfinite(scale) and scale >= 0):
-        raise ValueError(f"parameter 'scale' must be finite and >= 0, got {scale!r}")
+    scale = nonnegative("scale", scale)
     if scale == 0.0:
         return float(derivative(f, torch.zeros(1, dtype=torch.float64)))
     # E[f'(s g)] = E[f(s g) g] / s (Stein's lemma): no derivative of f needed.
@@ -126,7 +124,7 @@ def gram(directions: torch.Tensor, cov=None, power: int = 1) -> torch.Tensor:
     """
     V = _directions(directions)
     if isinstance(power, bool) or power not in (0, 1, 2):
-        raise ValueError(f"parameter 'power' must be 0, 1 or 2, got {power!r}")
+        raise ParameterError(f"parameter 'power' must be 0, 1 or 2, got {power!r}")
     S = check_covariance(cov, V.shape[0])
     return V.T @ torch.linalg.matrix_power(S, power) @ V
 
@@ -134,7 +132,7 @@ def gram(directions: torch.Tensor, cov=None, power: int = 1) -> torch.Tensor:
 def _directions(directions) -> torch.Tensor:
     V = torch.as_tensor(directions).to(torch.float64)
     if V.dim() != 2 or V.shape[1] == 0 or not bool(torch.isfinite(V).all()):
-        raise ValueError(f"parameter 'directions' must be a finite (d, K) matrix, got shape {tuple(V.shape)}")
+        raise ParameterError(f"parameter 'directions' must be a finite (d, K) matrix, got shape {tuple(V.shape)}")
     return V
 
 
@@ -160,7 +158,7 @@ def moment_overlaps(moment: torch.Tensor, directions: torch.Tensor, cov=None, me
     metric = _metric(metric)
     m = torch.as_tensor(moment).to(torch.float64).reshape(-1)
     if m.shape[0] != V.shape[0]:
-        raise ValueError(f"parameter 'moment' has {m.shape[0]} entries but the directions have {V.shape[0]} rows")
+        raise ParameterError(f"parameter 'moment' has {m.shape[0]} entries but the directions have {V.shape[0]} rows")
     if metric == "cov":
         m = check_covariance(cov, V.shape[0]) @ m
     return V.T @ m
@@ -186,15 +184,18 @@ def predicted_ratios(teacher, cov=None, metric: str = "v", n_nodes: int = 200) -
 
     Raises
     ------
-    ValueError
-        If the first overlap vanishes (the ratios are undefined).
+    saddlebook.errors.ParameterError
+        (a ValueError) If the first overlap vanishes (the ratios are undefined).
     """
     metric = _metric(metric)
     V = teacher_directions(teacher)
     S = check_covariance(cov, V.shape[0])
     q = gram(V, S, 1 if metric == "v" else 2) @ feature_weights(teacher, S, n_nodes)
     if abs(float(q[0])) <= 1e-14 * max(1.0, float(q.abs().max())):
-        raise ValueError("the first feature's predicted overlap vanishes; ratios to it are undefined")
+        raise ParameterError(
+            "parameter 'teacher': the first feature's predicted overlap vanishes; ratios to it are undefined "
+            "(put a feature with a non-zero overlap first)"
+        )
     return q / q[0]
 
 
@@ -226,11 +227,11 @@ def overlap_matrix(w1: torch.Tensor, directions: torch.Tensor, reference: torch.
     metric = _metric(metric)
     W = torch.as_tensor(w1).to(torch.float64)
     if W.dim() != 2 or W.shape[1] != V.shape[0]:
-        raise ValueError(f"parameter 'w1' must have shape (n_1, {V.shape[0]}), got {tuple(W.shape)}")
+        raise ParameterError(f"parameter 'w1' must have shape (n_1, {V.shape[0]}), got {tuple(W.shape)}")
     if reference is not None:
         R = torch.as_tensor(reference).to(torch.float64)
         if R.shape != W.shape:
-            raise ValueError(f"parameter 'reference' has shape {tuple(R.shape)}, w1 has {tuple(W.shape)}")
+            raise ParameterError(f"parameter 'reference' has shape {tuple(R.shape)}, w1 has {tuple(W.shape)}")
         W = W - R
     if metric == "cov":
         V = check_covariance(cov, V.shape[0]) @ V
@@ -256,7 +257,7 @@ def principal_overlaps(q: torch.Tensor) -> tuple[torch.Tensor, float]:
     """
     Q = torch.as_tensor(q).to(torch.float64)
     if Q.dim() != 2 or Q.numel() == 0 or not bool(torch.isfinite(Q).all()):
-        raise ValueError(f"parameter 'q' must be a finite non-empty 2-D matrix, got shape {tuple(Q.shape)}")
+        raise ParameterError(f"parameter 'q' must be a finite non-empty 2-D matrix, got shape {tuple(Q.shape)}")
     total = float((Q * Q).sum())
     if total == 0.0:
         return torch.zeros(Q.shape[1], dtype=torch.float64), 0.0
@@ -292,5 +293,5 @@ def overlap_trajectory(weights, directions: torch.Tensor, reference: torch.Tenso
         rows.append(q.numpy())
         fracs.append(f)
     if not rows:
-        raise ValueError("parameter 'weights' holds no snapshots")
+        raise ParameterError("parameter 'weights' holds no snapshots")
     return np.array(rows), np.array(fracs)

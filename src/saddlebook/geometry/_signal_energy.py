@@ -54,14 +54,16 @@ def _weights_pi(weights, x, sample_weights):
     weights = list(weights)
     check_shapes(weights, x)
     if weights[-1].shape[0] != 1:
-        raise ValueError("the signal energy needs a scalar-output network (last layer with one row)")
+        raise ParameterError(
+            "parameter 'weights': the signal energy needs a scalar-output network (last layer with one row)"
+        )
     n = x.shape[0]
     if sample_weights is None:
         pi = torch.full((n,), 1.0 / n, dtype=x.dtype)
     else:
         pi = torch.as_tensor(sample_weights, dtype=x.dtype).reshape(-1)
         if pi.numel() != n or bool((pi < 0).any()):
-            raise ValueError(f"parameter 'sample_weights' must hold {n} non-negative numbers")
+            raise ParameterError(f"parameter 'sample_weights' must hold {n} non-negative numbers")
     return weights, pi
 
 

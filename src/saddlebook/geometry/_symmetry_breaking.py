@@ -105,7 +105,7 @@ def perturb(weights: Sequence[torch.Tensor], delta: float, seed: int = 0) -> lis
     """
     weights = list(weights)
     if any(w.dim() != 2 for w in weights):
-        raise ValueError("perturb takes one network: all weights must be 2-D")
+        raise ParameterError("perturb takes one network: parameter 'weights' must be all 2-D")
     if isinstance(delta, bool) or not isinstance(delta, (int, float)) or not math.isfinite(delta) or delta < 0:
         raise ParameterError(f"parameter 'delta' = {delta!r} must be a finite number >= 0")
     if isinstance(seed, bool) or not isinstance(seed, int):

@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 
 from ..book.counterfactual import active
+from ..errors import ParameterError
 
 __all__ = [
     "Activation",
@@ -118,13 +119,13 @@ def quadratic(a: float) -> Activation:
     ------
     TypeError
         If ``a`` is not a real number.
-    ValueError
-        If ``a`` is not finite.
+    saddlebook.errors.ParameterError
+        (a ValueError) If ``a`` is not finite.
     """
     if isinstance(a, bool) or not isinstance(a, (int, float)):
         raise TypeError(f"quadratic: parameter 'a' must be a real number, got {type(a).__name__}")
     if not math.isfinite(a):
-        raise ValueError(f"quadratic: parameter 'a' must be finite, got {a}")
+        raise ParameterError(f"quadratic: parameter 'a' must be finite, got {a}")
     a = float(a)
 
     def _quadratic(z: torch.Tensor) -> torch.Tensor:
@@ -274,16 +275,16 @@ def get_activation(sigma: str | Activation) -> tuple[str, Activation]:
 
     Raises
     ------
-    ValueError
-        If ``sigma`` is a string that is not a registry name.
+    saddlebook.errors.ParameterError
+        (a ValueError) If ``sigma`` is a string that is not a registry name.
     TypeError
         If ``sigma`` is neither a string nor callable.
     """
     if isinstance(sigma, str):
         if sigma not in ACTIVATIONS:
             allowed = ", ".join(ACTIVATIONS)
-            raise ValueError(
-                f"activation '{sigma}' is unknown; allowed: {allowed} or any torch callable"
+            raise ParameterError(
+                f"parameter 'sigma': activation '{sigma}' is unknown; allowed: {allowed} or any torch callable"
             )
         return sigma, ACTIVATIONS[sigma]
     if callable(sigma):
@@ -314,7 +315,7 @@ def activation_pair(sigma: str | Activation) -> tuple[str, Pair]:
 
     Raises
     ------
-    ValueError, TypeError
+    saddlebook.errors.ParameterError, TypeError
         As :func:`get_activation` for an unknown name or a non-callable.
     """
     name, fn = get_activation(sigma)

@@ -32,8 +32,9 @@ from typing import Callable
 
 import torch
 
+from .._validate import between, integer
 from ..book.counterfactual import active
-from ..errors import NotSmoothError
+from ..errors import NotSmoothError, ParameterError
 from ._activations import ACTIVATIONS, Activation, phi
 
 __all__ = ["ActivationClass", "classify", "taylor_coefficients", "CLASS_LABELS"]
@@ -115,7 +116,7 @@ class ActivationClass:
 def _resolve(sigma) -> tuple[str, Activation]:
     if isinstance(sigma, str):
         if sigma not in ACTIVATIONS:
-            raise ValueError(
+            raise ParameterError(
                 f"classify: parameter 'sigma' = {sigma!r} is not a registry name; allowed names: "
                 f"{', '.join(ACTIVATIONS)}, or pass any elementwise torch callable"
             )
@@ -151,10 +152,10 @@ def _probe(name: str, fn: Callable) -> None:
             "it must keep float64"
         )
     if not bool(torch.isfinite(out).all()):
-        raise ValueError(f"classify: parameter 'sigma' ({name!r}) is not finite near 0: {out.tolist()}")
+        raise ParameterError(f"classify: parameter 'sigma' ({name!r}) is not finite near 0: {out.tolist()}")
     single = torch.stack([fn(z[i : i + 1])[0] for i in range(z.numel())])
     if not torch.allclose(single, out, rtol=1e-12, atol=1e-14):
-        raise ValueError(f"classify: parameter 'sigma' ({name!r}) is not elementwise")
+        raise ParameterError(f"classify: parameter 'sigma' ({name!r}) is not elementwise")
 
 
 def _derivatives(fn: Callable, points: torch.Tensor, order: int) -> torch.Tensor:
@@ -176,7 +177,7 @@ def _derivatives(fn: Callable, points: torch.Tensor, order: int) -> torch.Tensor
             try:
                 (grad,) = torch.autograd.grad(cur.sum(), z, create_graph=True, allow_unused=True)
             except RuntimeError as err:
-                raise ValueError(
+                raise ParameterError(
                     f"classify: autograd cannot take derivative {k} of parameter 'sigma' ({err}); "
                     f"classify needs derivatives up to 'max_order' = {order}: pass a callable "
                     "autograd can differentiate that often, or a smaller 'max_order' (>= 2)"
@@ -208,22 +209,10 @@ def taylor_coefficients(sigma, max_order: int = 8) -> tuple[float, ...]:
         (s_0, …, s_K).
     """
     name, fn = _resolve(sigma)
-    K = _check_int("max_order", max_order, 2, 12)
+    K = integer("max_order", max_order, 2, 12)
     _probe(name, fn)
     at0 = _derivatives(fn, torch.zeros(1, dtype=torch.float64), K)[:, 0].tolist()
     return tuple(at0[k] / math.factorial(k) + 0.0 for k in range(K + 1))
-
-
-def _check_int(name: str, value, lo: int, hi: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
-        raise ValueError(f"classes: parameter '{name}' = {value!r} must be an integer in [{lo}, {hi}]")
-    return value
-
-
-def _check_tol(value) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not (0 < value < 1e-2):
-        raise ValueError(f"classify: parameter 'tol' = {value!r} must be a real number in (0, 0.01)")
-    return float(value)
 
 
 def classify(sigma, *, max_order: int = 8, tol: float = 1e-9) -> ActivationClass:
@@ -238,7 +227,7 @@ def classify(sigma, *, max_order: int = 8, tol: float = 1e-9) -> ActivationClass
     max_order : int, default 8
         Highest Taylor order K examined (2 ≤ K ≤ 12). A φ_σ whose
         coefficients all vanish up to K but which is not ≡ 0 raises
-        ValueError (raise ``max_order``).
+        ParameterError (raise ``max_order``).
     tol : float, default 1e-9
         Zero tolerance. A Taylor coefficient c_k of φ_σ counts as zero when
         abs(c_k) ≤ tol · max(1, max_j abs(s_j)), the s_j being σ's Taylor
@@ -260,8 +249,8 @@ def classify(sigma, *, max_order: int = 8, tol: float = 1e-9) -> ActivationClass
         (a ValueError) if σ is not smooth at 0 and not positively homogeneous
         of degree one: ELU, SELU, softsign, z + z·abs(z), ... Such a function has
         no class; nested autograd would have assigned one silently.
-    ValueError
-        Unknown registry name, non-elementwise or non-finite σ, a bad
+    saddlebook.errors.ParameterError
+        (a ValueError) Unknown registry name, non-elementwise or non-finite σ, a bad
         ``max_order`` / ``tol``, or a leading term beyond ``max_order``.
     TypeError
         ``sigma`` is neither a name nor a callable, or fails on / does not
@@ -290,7 +279,7 @@ def classify(sigma, *, max_order: int = 8, tol: float = 1e-9) -> ActivationClass
     *Class A by Taylor coefficients.* If σ is smooth and every c_k up to K
     vanishes, φ_σ is also required to vanish on a grid in 1e-3 ≤ abs(z) ≤ 0.5
     of both signs (σ linear near 0, e.g. identity, hardtanh); otherwise the
-    leading term lies beyond K and ValueError is raised.
+    leading term lies beyond K and ParameterError is raised.
 
     *Flags.* σ'(0) = 0 (e.g. cos) is flagged: the network is not linear to
     leading order at the origin and the B/C escape clock ∝ α^{L−1} does not
@@ -298,8 +287,8 @@ def classify(sigma, *, max_order: int = 8, tol: float = 1e-9) -> ActivationClass
     the next layer's signs flipped is the same network).
     """
     name, fn = _resolve(sigma)
-    K = _check_int("max_order", max_order, 2, 12)
-    tol = _check_tol(tol)
+    K = integer("max_order", max_order, 2, 12)
+    tol = between("tol", tol, 0.0, 1e-2)
     _probe(name, fn)
     at0, side = _derivatives_near_zero(name, fn, K)
     taylor = [at0[k] / math.factorial(k) for k in range(K + 1)]
@@ -342,7 +331,7 @@ def _derivatives_near_zero(name: str, fn: Callable, K: int) -> tuple[list[float]
     pts = torch.tensor([-_H_COARSE, _H_COARSE, -_H_FINE, _H_FINE], dtype=torch.float64)
     side = _derivatives(fn, pts, K)
     if not (bool(torch.isfinite(at0).all()) and bool(torch.isfinite(side).all())):
-        raise ValueError(
+        raise ParameterError(
             f"classify: parameter 'sigma' ({name!r}) has non-finite derivatives up to order {K} near 0"
         )
     return at0.tolist(), side.tolist()
@@ -412,10 +401,10 @@ def _check_linear_near_zero(name: str, fn: Callable, K: int, tol: float) -> None
     ph = phi(fn, grid).abs()
     ref = (grid * _derivatives(fn, grid, 1)[1]).abs() + fn(grid).detach().abs()
     if not bool((ph <= tol * ref + 1e-300).all()):
-        raise ValueError(
-            f"classify: φ_σ of {name!r} vanishes to order {K} at 0 but not near 0 "
+        raise ParameterError(
+            f"classify: φ_σ of parameter 'sigma' ({name!r}) vanishes to order {K} at 0 but not near 0 "
             f"(max |φ_σ| = {float(ph.max()):.3g} for |z| <= {_GRID_MAX:g}); its leading term is beyond order {K}: "
-            "raise parameter 'max_order'"
+            f"raise parameter 'max_order' (allowed: up to 12) above {K}"
         )
 
 

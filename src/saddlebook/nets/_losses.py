@@ -11,6 +11,7 @@ from typing import Sequence
 
 import torch
 
+from ..errors import ParameterError
 from ._activations import Activation, get_activation
 from ._network import check_shapes, network_output, preactivations_unchecked
 
@@ -35,11 +36,11 @@ def check_loss(loss: str) -> str:
 
     Raises
     ------
-    ValueError
-        If ``loss`` is not in :data:`LOSSES`.
+    saddlebook.errors.ParameterError
+        (a ValueError) If ``loss`` is not in :data:`LOSSES`.
     """
     if not isinstance(loss, str) or loss not in LOSSES:
-        raise ValueError(f"loss {loss!r} is unknown; parameter 'loss' must be one of: {', '.join(LOSSES)}")
+        raise ParameterError(f"loss {loss!r} is unknown; parameter 'loss' must be one of: {', '.join(LOSSES)}")
     return loss
 
 
@@ -73,16 +74,19 @@ def loss_value(yhat: torch.Tensor, y: torch.Tensor, loss: str = "mse") -> torch.
 
     Raises
     ------
-    ValueError
-        Unknown ``loss`` or mismatched shapes.
+    saddlebook.errors.ParameterError
+        (a ValueError) Unknown ``loss`` or mismatched shapes.
     """
     check_loss(loss)
     if not isinstance(yhat, torch.Tensor) or not isinstance(y, torch.Tensor):
         raise TypeError("parameters 'yhat' and 'y' must be torch.Tensor")
     if yhat.shape != y.shape:
-        raise ValueError(f"yhat has shape {tuple(yhat.shape)} but y has shape {tuple(y.shape)}; they must match")
+        raise ParameterError(
+            f"parameters 'yhat' and 'y' must have the same shape: yhat has shape {tuple(yhat.shape)} "
+            f"but y has shape {tuple(y.shape)}"
+        )
     if yhat.dim() == 0 or yhat.shape[0] == 0:
-        raise ValueError(f"yhat must have at least one sample, got shape {tuple(yhat.shape)}")
+        raise ParameterError(f"parameter 'yhat' must have at least one sample, got shape {tuple(yhat.shape)}")
     return loss_unchecked(yhat, y, loss)
 
 

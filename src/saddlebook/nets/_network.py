@@ -13,6 +13,8 @@ from typing import Sequence
 
 import torch
 
+from .._validate import finite, integer
+from ..errors import ParameterError
 from ._activations import Activation, get_activation
 
 __all__ = [
@@ -22,11 +24,6 @@ __all__ = [
     "widths_for",
     "init_gaussian",
 ]
-
-
-def _check_finite(name: str, t: torch.Tensor) -> None:
-    if not bool(torch.isfinite(t).all()):
-        raise ValueError(f"{name} contains non-finite values (NaN or inf); all entries must be finite")
 
 
 def check_shapes(
@@ -49,61 +46,73 @@ def check_shapes(
     ------
     TypeError
         If an argument is not a tensor, or dtypes/devices disagree.
-    ValueError
-        If a shape is inconsistent (the message names the offending object),
-        or any value is non-finite.
+    saddlebook.errors.ParameterError
+        (a ValueError) If a shape is inconsistent (the message names the
+        offending parameter), or any value is non-finite.
     """
+    _check_weights(weights)
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"parameter 'x' must be a torch.Tensor, got {type(x).__name__}")
+    if x.dim() != 2:
+        raise ParameterError(f"parameter 'x' must be 2-D of shape (n, d), got shape {tuple(x.shape)}")
+    if x.shape[1] != weights[0].shape[1]:
+        raise ParameterError(
+            f"parameter 'x' must have one column per input of weights[0]: "
+            f"x has {x.shape[1]} columns but weights[0] expects {weights[0].shape[1]}"
+        )
+    if x.dtype != weights[0].dtype or x.device != weights[0].device:
+        raise TypeError(
+            f"x has dtype {x.dtype} on {x.device} but weights have dtype "
+            f"{weights[0].dtype} on {weights[0].device}; they must agree"
+        )
+    finite("x", x)
+    if y is not None:
+        _check_targets(weights, x, y)
+
+
+def _check_weights(weights) -> None:
     if isinstance(weights, torch.Tensor) or not isinstance(weights, (list, tuple)):
         raise TypeError("parameter 'weights' must be a list of 2-D tensors [W_1, ..., W_L]")
     if len(weights) == 0:
-        raise ValueError("parameter 'weights' must contain at least one matrix (L >= 1), got an empty list")
+        raise ParameterError("parameter 'weights' must contain at least one matrix (L >= 1), got an empty list")
     for k, w in enumerate(weights):
         if not isinstance(w, torch.Tensor):
             raise TypeError(f"weights[{k}] must be a torch.Tensor, got {type(w).__name__}")
         if w.dim() != 2:
-            raise ValueError(f"weights[{k}] must be 2-D, got shape {tuple(w.shape)}")
+            raise ParameterError(f"parameter 'weights' must hold 2-D matrices: weights[{k}] has shape {tuple(w.shape)}")
         if k > 0 and w.shape[1] != weights[k - 1].shape[0]:
-            raise ValueError(
-                f"weights[{k}] has shape {tuple(w.shape)} but weights[{k - 1}] has "
-                f"{weights[k - 1].shape[0]} rows"
+            raise ParameterError(
+                f"parameter 'weights' must chain (columns of each = rows of the previous): "
+                f"weights[{k}] has shape {tuple(w.shape)} but weights[{k - 1}] has {weights[k - 1].shape[0]} rows"
             )
         if w.dtype != weights[0].dtype or w.device != weights[0].device:
             raise TypeError(
                 f"weights[{k}] has dtype {w.dtype} on {w.device} but weights[0] has "
                 f"dtype {weights[0].dtype} on {weights[0].device}; all must agree"
             )
-        _check_finite(f"weights[{k}]", w)
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"parameter 'x' must be a torch.Tensor, got {type(x).__name__}")
-    if x.dim() != 2:
-        raise ValueError(f"x must be 2-D of shape (n, d), got shape {tuple(x.shape)}")
-    if x.shape[1] != weights[0].shape[1]:
-        raise ValueError(f"x has {x.shape[1]} columns but weights[0] expects {weights[0].shape[1]}")
-    if x.dtype != weights[0].dtype or x.device != weights[0].device:
-        raise TypeError(
-            f"x has dtype {x.dtype} on {x.device} but weights have dtype "
-            f"{weights[0].dtype} on {weights[0].device}; they must agree"
-        )
-    _check_finite("x", x)
-    if y is None:
-        return
+        finite(f"weights[{k}]", w)
+
+
+def _check_targets(weights, x: torch.Tensor, y) -> None:
     if not isinstance(y, torch.Tensor):
         raise TypeError(f"parameter 'y' must be a torch.Tensor, got {type(y).__name__}")
     n, n_out = x.shape[0], weights[-1].shape[0]
     if n_out == 1:
         if y.dim() != 1:
-            raise ValueError(f"y must be 1-D of shape ({n},) for scalar output, got shape {tuple(y.shape)}")
-        if y.shape[0] != n:
-            raise ValueError(f"y has {y.shape[0]} entries but x has {n} rows")
-    else:
-        if tuple(y.shape) != (n, n_out):
-            raise ValueError(
-                f"y has shape {tuple(y.shape)} but must be ({n}, {n_out}) "
-                f"(x has {n} rows, weights[-1] has {n_out} rows)"
+            raise ParameterError(
+                f"parameter 'y' must be 1-D of shape ({n},) for scalar output, got shape {tuple(y.shape)}"
             )
+        if y.shape[0] != n:
+            raise ParameterError(f"parameter 'y' must have one entry per row of x: y has {y.shape[0]} entries "
+                                 f"but x has {n} rows")
+    elif tuple(y.shape) != (n, n_out):
+        raise ParameterError(
+            f"parameter 'y' has shape {tuple(y.shape)} but must be ({n}, {n_out}) "
+            f"(x has {n} rows, weights[-1] has {n_out} rows)"
+        )
     if y.dtype != x.dtype or y.device != x.device:
         raise TypeError(f"y has dtype {y.dtype} on {y.device} but x has dtype {x.dtype} on {x.device}")
-    _check_finite("y", y)
+    finite("y", y)
 
 
 def preactivations_unchecked(weights: Sequence[torch.Tensor], x: torch.Tensor, fn: Activation) -> list[torch.Tensor]:
@@ -189,8 +198,7 @@ def widths_for(d: int, hidden: int, L: int) -> list[int]:
         Length ``L + 1``.
     """
     for name, v in (("d", d), ("hidden", hidden), ("L", L)):
-        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-            raise ValueError(f"parameter '{name}' must be an integer >= 1, got {v!r}")
+        integer(name, v, 1)
     return [d] + [hidden] * (L - 1) + [1]
 
 
@@ -226,17 +234,17 @@ def init_gaussian(
     """
     widths = list(widths)
     if len(widths) < 2 or any(isinstance(w, bool) or not isinstance(w, int) or w < 1 for w in widths):
-        raise ValueError(f"parameter 'widths' must be a list of >= 2 integers >= 1, got {widths!r}")
+        raise ParameterError(f"parameter 'widths' must be a list of >= 2 integers >= 1, got {widths!r}")
     L = len(widths) - 1
     if isinstance(scale, (int, float)) and not isinstance(scale, bool):
         scales = [float(scale)] * L
     else:
         scales = [float(s) for s in scale]
         if len(scales) != L:
-            raise ValueError(f"parameter 'scale' must be a float or a list of {L} floats "
-                             f"(one per layer), got {len(scales)}")
+            raise ParameterError(f"parameter 'scale' must be a float or a list of {L} floats "
+                                 f"(one per layer), got {len(scales)}")
     if any(not (math.isfinite(s) and s > 0) for s in scales):
-        raise ValueError(f"parameter 'scale' must be finite and > 0, got {scale!r}")
+        raise ParameterError(f"parameter 'scale' must be finite and > 0, got {scale!r}")
     gen = torch.Generator(device="cpu").manual_seed(int(seed))
     weights = []
     for k in range(L):

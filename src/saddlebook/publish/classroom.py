@@ -226,18 +226,34 @@ def grade(
     A failing exercise does not stop the others; a failure outside the
     exercises stops the run, and exercises after it are "not graded".
     """
-    import papermill
-    from papermill.exceptions import PapermillExecutionError
-
     path = Path(notebook)
+    nb = _read_submission(path)
+    ch = _identify(nb, chapter, root)
+    exs = exercises(nb)
+    graded = _tag_for_grading(nb, exs)
+    params = dict(parameters if parameters is not None else {})
+    if parameters is None and "quick" in ch.defaults():
+        params["quick"] = True
+    if params:
+        ch.validate(params)
+    executed, stopped = _execute_submission(nb, ch, params, cell_timeout)
+    by_id = {c.get("id"): c for c in executed.cells}
+    stopped = _failure_outside_exercises(nb, graded, by_id, stopped)
+    results = [_exercise_result(ex, nb, by_id, stopped) for ex in exs]
+    return GradeReport(str(path), ch.stem, results, stopped)
+
+
+def _read_submission(path: Path):
     try:
-        nb = nbformat.read(path, as_version=4)
+        return nbformat.read(path, as_version=4)
     except FileNotFoundError:
         raise GradeError(f"no such notebook: {path}") from None
     except Exception as err:  # nbformat raises several kinds for bad JSON/schema
         raise GradeError(f"cannot read {path} as a Jupyter notebook: {_first_line(err)}") from None
-    ch = _identify(nb, chapter, root)
-    exs = exercises(nb)
+
+
+def _tag_for_grading(nb, exs) -> set[int]:
+    """Tag the exercise cells (so their errors do not stop the run) and return their indices."""
     graded = set()
     for ex in exs:
         for i in ex.solution_cells + ex.check_cells:
@@ -249,11 +265,14 @@ def grade(
     for i, cell in enumerate(nb.cells):
         if not cell.get("id"):
             cell["id"] = f"sb-cell-{i}"
-    params = dict(parameters if parameters is not None else {})
-    if parameters is None and "quick" in ch.defaults():
-        params["quick"] = True
-    if params:
-        ch.validate(params)
+    return graded
+
+
+def _execute_submission(nb, ch, params: dict, cell_timeout: int) -> tuple:
+    """The executed notebook (``nb`` itself if nothing was written) and why the run stopped, if it did."""
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
     stopped = ""
     with tempfile.TemporaryDirectory() as tmp:
         src, out = Path(tmp) / "submission.ipynb", Path(tmp) / "graded.ipynb"
@@ -275,7 +294,10 @@ def grade(
         except Exception as err:  # e.g. a cell over the time limit
             stopped = f"the run stopped: {type(err).__name__}: {_first_line(err)}"
         executed = nbformat.read(out, as_version=4) if out.is_file() else nb
-    by_id = {c.get("id"): c for c in executed.cells}
+    return executed, stopped
+
+
+def _failure_outside_exercises(nb, graded: set[int], by_id: dict, stopped: str) -> str:
     for i, cell in enumerate(nb.cells):
         if cell.cell_type != "code" or i in graded or stopped:
             continue
@@ -286,26 +308,26 @@ def grade(
                     f"chapter code outside the exercises failed at cell {i}: "
                     f"{o.get('ename')}: {_first_line(o.get('evalue', ''))}"
                 )
-    results = []
-    for ex in exs:
-        errors, ran_all = [], True
-        for i in ex.solution_cells + ex.check_cells:
-            cell = by_id.get(nb.cells[i].get("id"), {})
-            if cell.get("execution_count") is None and not cell.get("outputs"):
-                ran_all = False
-            for o in cell.get("outputs", []):
-                if o.get("output_type") == "error":
-                    errors.append((o.get("ename", ""), o.get("evalue", "")))
-        if any(name == "NotImplementedError" for name, _ in errors):
-            results.append(ExerciseResult(ex.label, "not attempted", "the solution stub was not replaced"))
-        elif errors:
-            name, value = errors[0]
-            results.append(ExerciseResult(ex.label, "fail", f"{name}: {_first_line(value)}"))
-        elif not ran_all:
-            results.append(ExerciseResult(ex.label, "not graded", stopped or "the cell did not run"))
-        else:
-            results.append(ExerciseResult(ex.label, "pass"))
-    return GradeReport(str(path), ch.stem, results, stopped)
+    return stopped
+
+
+def _exercise_result(ex, nb, by_id: dict, stopped: str) -> ExerciseResult:
+    errors, ran_all = [], True
+    for i in ex.solution_cells + ex.check_cells:
+        cell = by_id.get(nb.cells[i].get("id"), {})
+        if cell.get("execution_count") is None and not cell.get("outputs"):
+            ran_all = False
+        for o in cell.get("outputs", []):
+            if o.get("output_type") == "error":
+                errors.append((o.get("ename", ""), o.get("evalue", "")))
+    if any(name == "NotImplementedError" for name, _ in errors):
+        return ExerciseResult(ex.label, "not attempted", "the solution stub was not replaced")
+    if errors:
+        name, value = errors[0]
+        return ExerciseResult(ex.label, "fail", f"{name}: {_first_line(value)}")
+    if not ran_all:
+        return ExerciseResult(ex.label, "not graded", stopped or "the cell did not run")
+    return ExerciseResult(ex.label, "pass")
 
 
 def write_student_edition(root: Path, out: Path, *, log=print) -> dict:

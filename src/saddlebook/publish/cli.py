@@ -107,9 +107,18 @@ def _cmd_draws(args, root: Path) -> int:
 def make_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m saddlebook", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
-
     sub.add_parser("list", help="list chapters and their default parameters")
+    _add_run(sub)
+    _add_build(sub)
+    student = sub.add_parser("student", help="write the student edition: notebooks without solutions + HTML")
+    student.add_argument("--out", help="output folder (default: _build/student)")
+    _add_grade(sub)
+    _add_falsify(sub)
+    _add_draws(sub)
+    return parser
 
+
+def _add_run(sub) -> None:
     run = sub.add_parser("run", help="execute one chapter (parameters overridable) and rebuild the HTML")
     run.add_argument("chapter", help="chapter stem or unique prefix, e.g. 02")
     run.add_argument(
@@ -125,6 +134,8 @@ def make_parser() -> argparse.ArgumentParser:
     run.add_argument("--no-html", dest="html", action="store_false", help="do not rebuild the HTML")
     run.add_argument("--timeout", type=int, default=None, help="per-cell time limit in seconds")
 
+
+def _add_build(sub) -> None:
     build = sub.add_parser("build", help="execute out-of-date chapters, then build the HTML")
     build.add_argument("--force", action="store_true", help="re-execute every chapter")
     build.add_argument("--jobs", type=int, default=None, help="chapters executed in parallel (default: cores)")
@@ -136,15 +147,17 @@ def make_parser() -> argparse.ArgumentParser:
         metavar=("NAME", "VALUE"),
         help="override a parameter in every chapter that has it, e.g. -p quick True",
     )
-    student = sub.add_parser("student", help="write the student edition: notebooks without solutions + HTML")
-    student.add_argument("--out", help="output folder (default: _build/student)")
 
+
+def _add_grade(sub) -> None:
     grade = sub.add_parser("grade", help="execute a submitted notebook and grade each exercise")
     grade.add_argument("notebook", help="the submitted .ipynb")
     grade.add_argument("--chapter", help="chapter it answers (default: read from the notebook)")
     grade.add_argument("--timeout", type=int, default=None, help="per-cell time limit in seconds (default 300)")
     grade.add_argument("--json", help="also write the report as JSON to this file")
 
+
+def _add_falsify(sub) -> None:
     from ..book.counterfactual import COUNTERFACTUALS
 
     fals = sub.add_parser(
@@ -163,6 +176,8 @@ def make_parser() -> argparse.ArgumentParser:
     fals.add_argument("--jobs", type=int, default=None, help="executions in parallel (default: cores)")
     fals.add_argument("--out", help="write the record here instead of book/falsification.json")
 
+
+def _add_draws(sub) -> None:
     other = sub.add_parser(
         "draws",
         help="execute chapters at the other draws their front matter declares; "
@@ -181,7 +196,6 @@ def make_parser() -> argparse.ArgumentParser:
     )
     other.add_argument("--jobs", type=int, default=None, help="executions in parallel (default: cores)")
     other.add_argument("--out", help="write the record here instead of book/draws.json")
-    return parser
 
 
 def _take_params(argv: list[str]) -> tuple[list[str], list[tuple[str, str]]]:

@@ -149,6 +149,7 @@ class Execution:
 # higher thresholds.
 MALLOC_ENV = {"MALLOC_MMAP_THRESHOLD_": "33554432", "MALLOC_TRIM_THRESHOLD_": "268435456",
               "MALLOC_TOP_PAD_": "67108864"}
+_THREADS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
 def execute(
@@ -180,25 +181,26 @@ def execute(
     if not force and is_current(chapter, parameters, out_dir):
         return Execution(chapter.stem, False, 0.0, read_record(chapter, out_dir))
 
+    tmp_nb, tmp_checks, seconds = _run_papermill(chapter, paired, overrides, out_dir, cell_timeout, env)
+    try:
+        record = _publish(chapter, Path(tmp_nb), tmp_checks, parameters, overrides, key, seconds, out_dir)
+    finally:
+        for leftover in (Path(tmp_nb), tmp_checks):
+            leftover.unlink(missing_ok=True)
+    return Execution(chapter.stem, True, seconds, record)
+
+
+def _run_papermill(chapter: Chapter, paired: Path, overrides: dict, out_dir: Path, cell_timeout, env) -> tuple:
+    """Execute ``paired`` into a temporary notebook; ``(notebook, checks file, seconds)``.
+
+    On failure both temporary files are removed and :class:`ChapterFailed` is raised.
+    """
     import papermill
 
     fd, tmp_nb = tempfile.mkstemp(dir=out_dir, prefix=f".{chapter.stem}.", suffix=".ipynb")
     os.close(fd)
     tmp_checks = Path(tmp_nb).with_suffix(".checks.json")
-    threads = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
-    env = dict(env or {})
-    saved_env = {k: os.environ.get(k)
-                 for k in (checks.ENV_FILE, "SADDLEBOOK_CHAPTER", "MPLBACKEND", *threads, *MALLOC_ENV, *env)}
-    os.environ.update(env)
-    # The chapters' tensors are small: one thread per kernel is fastest, and much
-    # faster when other work shares the cores (chapters run in parallel instead).
-    for var in threads:
-        os.environ.setdefault(var, "1")
-    for var, value in MALLOC_ENV.items():
-        os.environ.setdefault(var, value)
-    os.environ[checks.ENV_FILE] = str(tmp_checks)
-    os.environ["SADDLEBOOK_CHAPTER"] = chapter.stem
-    os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
+    saved_env = _enter_kernel_env(chapter, dict(env or {}), tmp_checks)
     start = time.perf_counter()
     try:
         papermill.execute_notebook(
@@ -222,30 +224,53 @@ def execute(
         raise ChapterFailed(_failure_message(chapter, err), made) from None
     finally:
         seconds = time.perf_counter() - start
-        for k, v in saved_env.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-    try:
-        nb = nbformat.read(tmp_nb, as_version=4)
-        _mark_parameters(nb, overrides)
-        checks_made = json.loads(tmp_checks.read_text()) if tmp_checks.is_file() else []
-        record = {
-            "chapter": chapter.stem,
-            "parameters": parameters,
-            "overrides": overrides,
-            "cache_key": key,
-            "seconds": round(seconds, 2),
-            "executed_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "checks": checks_made,
-        }
-        nb.metadata["saddlebook"] = {k: record[k] for k in ("parameters", "overrides", "cache_key")}
-        nbformat.write(nb, tmp_nb)
-        os.chmod(tmp_nb, 0o644)
-        os.replace(tmp_nb, chapter.executed(out_dir))
-        _atomic_write_text(chapter.record(out_dir), json.dumps(record, indent=1, default=repr))
-    finally:
-        for leftover in (Path(tmp_nb), tmp_checks):
-            leftover.unlink(missing_ok=True)
-    return Execution(chapter.stem, True, seconds, record)
+        _restore_env(saved_env)
+    return tmp_nb, tmp_checks, seconds
+
+
+def _enter_kernel_env(chapter: Chapter, env: dict, tmp_checks: Path) -> dict:
+    """Set the kernel's environment variables; returns the previous values for :func:`_restore_env`."""
+    saved_env = {k: os.environ.get(k)
+                 for k in (checks.ENV_FILE, "SADDLEBOOK_CHAPTER", "MPLBACKEND", *_THREADS, *MALLOC_ENV, *env)}
+    os.environ.update(env)
+    # The chapters' tensors are small: one thread per kernel is fastest, and much
+    # faster when other work shares the cores (chapters run in parallel instead).
+    for var in _THREADS:
+        os.environ.setdefault(var, "1")
+    for var, value in MALLOC_ENV.items():
+        os.environ.setdefault(var, value)
+    os.environ[checks.ENV_FILE] = str(tmp_checks)
+    os.environ["SADDLEBOOK_CHAPTER"] = chapter.stem
+    os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
+    return saved_env
+
+
+def _restore_env(saved_env: dict) -> None:
+    for k, v in saved_env.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+
+
+def _publish(chapter: Chapter, tmp_nb: Path, tmp_checks: Path, parameters: dict, overrides: dict,
+             key: str, seconds: float, out_dir: Path) -> dict:
+    """Move the executed notebook into place and write its record; returns the record."""
+    nb = nbformat.read(tmp_nb, as_version=4)
+    _mark_parameters(nb, overrides)
+    checks_made = json.loads(tmp_checks.read_text()) if tmp_checks.is_file() else []
+    record = {
+        "chapter": chapter.stem,
+        "parameters": parameters,
+        "overrides": overrides,
+        "cache_key": key,
+        "seconds": round(seconds, 2),
+        "executed_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "checks": checks_made,
+    }
+    nb.metadata["saddlebook"] = {k: record[k] for k in ("parameters", "overrides", "cache_key")}
+    nbformat.write(nb, tmp_nb)
+    os.chmod(tmp_nb, 0o644)
+    os.replace(tmp_nb, chapter.executed(out_dir))
+    _atomic_write_text(chapter.record(out_dir), json.dumps(record, indent=1, default=repr))
+    return record

@@ -181,9 +181,18 @@ def verification_markdown(records: list[dict], falsification: dict | None = None
         *_draws_summary(records, drawn),
         "## Parameters used",
         "",
-        "| chapter | executed | seconds | parameters |",
-        "|---|---|---|---|",
+        *_parameters_table(records),
+        "",
+        "## Checks by chapter",
+        "",
     ]
+    for r in records:
+        lines += _chapter_checks(r, falsification, drawn)
+    return "\n".join(lines) + "\n"
+
+
+def _parameters_table(records: list[dict]) -> list[str]:
+    lines = ["| chapter | executed | seconds | parameters |", "|---|---|---|---|"]
     for r in records:
         params = ", ".join(
             f"`{k}={v!r}`" + (" (overridden)" if k in r.get("overrides", {}) else "")
@@ -193,20 +202,22 @@ def verification_markdown(records: list[dict], falsification: dict | None = None
             f"| {_cell(r['chapter'])} | {_cell(r.get('executed_at', ''))} | "
             f"{r.get('seconds', '')} | {_cell(params)} |"
         )
-    lines += ["", "## Checks by chapter", ""]
-    for r in records:
-        if not r["checks"]:
-            continue
-        fals = None if falsification is None else falsification["chapters"].get(r["chapter"])
-        other = None if drawn is None else drawn["chapters"].get(r["chapter"])
-        claims = [c for c in r["checks"] if c.get("kind") == "claim"]
-        others = [c for c in r["checks"] if c.get("kind") != "claim"]
-        lines += [f"### {r['chapter']}", ""]
-        extra = [("broken by", (lambda c: "-") if falsification is None else (lambda c, f=fals: _broken_by(c, f))),
-                 ("other draws", (lambda c: "-") if drawn is None else (lambda c, d=other: _draws_cell(c, d)))]
-        lines += _check_table(f"Claims ({len(claims)})", "claim", claims, extra)
-        lines += _check_table(f"Consistency checks ({len(others)})", "check", others, [])
-    return "\n".join(lines) + "\n"
+    return lines
+
+
+def _chapter_checks(r: dict, falsification: dict | None, drawn: dict | None) -> list[str]:
+    # A chapter's claims and consistency checks; nothing for a chapter without checks.
+    if not r["checks"]:
+        return []
+    fals = None if falsification is None else falsification["chapters"].get(r["chapter"])
+    other = None if drawn is None else drawn["chapters"].get(r["chapter"])
+    claims = [c for c in r["checks"] if c.get("kind") == "claim"]
+    others = [c for c in r["checks"] if c.get("kind") != "claim"]
+    extra = [("broken by", (lambda c: "-") if falsification is None else (lambda c: _broken_by(c, fals))),
+             ("other draws", (lambda c: "-") if drawn is None else (lambda c: _draws_cell(c, other)))]
+    return ([f"### {r['chapter']}", ""]
+            + _check_table(f"Claims ({len(claims)})", "claim", claims, extra)
+            + _check_table(f"Consistency checks ({len(others)})", "check", others, []))
 
 
 def _record(root: Path, name: str) -> dict | None:

@@ -28,7 +28,9 @@ from typing import Sequence
 
 import torch
 
-from ..dynamics._reference import loss_and_gradient, validated_activation
+from ..dynamics._problem import loss_and_gradient
+from ..dynamics._reference import validated_activation
+from ..errors import ParameterError
 from ..nets._activations import Activation, derivative, phi
 from ..nets._losses import loss_unchecked
 from ..nets._network import network_output, preactivations_unchecked
@@ -49,12 +51,13 @@ def _sq(t: torch.Tensor) -> torch.Tensor:
 
 def _check_weights(weights) -> list[torch.Tensor]:
     if isinstance(weights, torch.Tensor) or not isinstance(weights, (list, tuple)) or len(weights) < 2:
-        raise ValueError("parameter 'weights' must be a list of at least 2 matrices (imbalances need L >= 2)")
+        raise ParameterError("parameter 'weights' must be a list of at least 2 matrices (imbalances need L >= 2)")
     for k, w in enumerate(weights):
         if not isinstance(w, torch.Tensor) or w.dim() != 2:
-            raise ValueError(f"weights[{k}] must be a 2-D tensor")
+            raise ParameterError(f"parameter 'weights' must hold 2-D tensors: weights[{k}] is not one")
         if k and w.shape[1] != weights[k - 1].shape[0]:
-            raise ValueError(
+            raise ParameterError(
+                f"parameter 'weights' must chain (columns of each = rows of the previous): "
                 f"weights[{k}] has shape {tuple(w.shape)} but weights[{k - 1}] has {weights[k - 1].shape[0]} rows"
             )
     return list(weights)
@@ -268,7 +271,7 @@ def gd_imbalance_step(
     weights = _check_weights(weights)
     fn = validated_activation(weights, sigma, x, y, loss)
     if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not (lr > 0) or lr == float("inf"):
-        raise ValueError(f"parameter 'lr' must be finite and > 0, got {lr!r}")
+        raise ParameterError(f"parameter 'lr' must be finite and > 0, got {lr!r}")
     _, grads = loss_and_gradient(weights, x, y, fn, loss)
     rates = _norm_rates(weights, grads)
     before = imbalance(weights)

@@ -12,6 +12,9 @@ import math
 import numpy as np
 import torch
 
+from .._validate import integer, positive
+from ..errors import ParameterError
+
 __all__ = [
     "saxe_mode_strength",
     "two_layer_aligned_init",
@@ -20,15 +23,6 @@ __all__ = [
     "mode_strengths",
     "growing_mode_strength",
 ]
-
-
-def _positive(name: str, value) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):
-        raise ValueError(f"parameter '{name}' must be a positive real number, got {value!r}")
-    value = float(value)
-    if not (math.isfinite(value) and value > 0):
-        raise ValueError(f"parameter '{name}' must be finite and > 0, got {value!r}")
-    return value
 
 
 def saxe_mode_strength(t, s: float, u0: float, tau: float = 1.0) -> np.ndarray:
@@ -58,12 +52,12 @@ def saxe_mode_strength(t, s: float, u0: float, tau: float = 1.0) -> np.ndarray:
     numpy.ndarray
         u(t), float64, same shape as ``t``.
     """
-    s = _positive("s", s)
-    u0 = _positive("u0", u0)
-    tau = _positive("tau", tau)
+    s = positive("s", s)
+    u0 = positive("u0", u0)
+    tau = positive("tau", tau)
     t = np.asarray(t, dtype=np.float64)
     if not np.all(np.isfinite(t)):
-        raise ValueError("parameter 't' must contain only finite times")
+        raise ParameterError("parameter 't' must contain only finite times")
     with np.errstate(over="ignore"):
         # For t → −∞ the exponential overflows to inf and u → 0 correctly.
         return s / (1.0 + (s / u0 - 1.0) * np.exp(-2.0 * s * t / tau))
@@ -108,16 +102,15 @@ def two_layer_aligned_init(
     if not isinstance(v, torch.Tensor):
         v = torch.as_tensor(v, dtype=torch.float64)
     if v.dim() != 1 or v.shape[0] == 0:
-        raise ValueError(f"parameter 'v' must be a non-empty 1-D tensor, got shape {tuple(v.shape)}")
+        raise ParameterError(f"parameter 'v' must be a non-empty 1-D tensor, got shape {tuple(v.shape)}")
     if dtype is None:
         dtype = v.dtype if v.is_floating_point() else torch.float64
     v = v.to(dtype)
     norm = float(torch.linalg.vector_norm(v.to(torch.float64)))
     if not math.isfinite(norm) or abs(norm - 1.0) > 1e-10:
-        raise ValueError(f"parameter 'v' must have unit norm, got |v| = {norm:.6g}")
-    u0 = _positive("u0", u0)
-    if isinstance(hidden, bool) or not isinstance(hidden, int) or hidden < 1:
-        raise ValueError(f"parameter 'hidden' must be an integer >= 1, got {hidden!r}")
+        raise ParameterError(f"parameter 'v' must have unit norm, got |v| = {norm:.6g}")
+    u0 = positive("u0", u0)
+    hidden = integer("hidden", hidden, 1)
     e = torch.zeros(hidden, dtype=dtype, device=v.device)
     e[0] = 1.0
     root = math.sqrt(u0)
@@ -139,21 +132,21 @@ def saxe_half_time(s: float, u0: float, tau: float = 1.0) -> float:
     -------
     float
     """
-    s = _positive("s", s)
-    u0 = _positive("u0", u0)
-    tau = _positive("tau", tau)
+    s = positive("s", s)
+    u0 = positive("u0", u0)
+    tau = positive("tau", tau)
     if not u0 < s:
-        raise ValueError(f"parameter 'u0' = {u0!r} must be below s = {s!r}")
+        raise ParameterError(f"parameter 'u0' = {u0!r} must be below s = {s!r}")
     return tau * math.log(s / u0 - 1.0) / (2.0 * s)
 
 
 def _orthonormal_columns(name: str, m) -> torch.Tensor:
     m = torch.as_tensor(m).to(torch.float64)
     if m.dim() != 2 or m.shape[1] == 0 or m.shape[1] > m.shape[0]:
-        raise ValueError(f"parameter '{name}' must be a (dim, K) matrix with 1 <= K <= dim, got {tuple(m.shape)}")
+        raise ParameterError(f"parameter '{name}' must be a (dim, K) matrix with 1 <= K <= dim, got {tuple(m.shape)}")
     eye = torch.eye(m.shape[1], dtype=torch.float64)
     if not torch.allclose(m.T @ m, eye, atol=1e-10):
-        raise ValueError(f"parameter '{name}' must have orthonormal columns")
+        raise ParameterError(f"parameter '{name}' must have orthonormal columns")
     return m
 
 
@@ -191,11 +184,11 @@ def two_layer_modes_init(
     v = _orthonormal_columns("v", v)
     K = u.shape[1]
     if v.shape[1] != K:
-        raise ValueError(f"parameters 'u' and 'v' must have the same number of columns, got {K} and {v.shape[1]}")
-    u0 = _positive("u0", u0)
+        raise ParameterError(f"parameters 'u' and 'v' must have the same number of columns, got {K} and {v.shape[1]}")
+    u0 = positive("u0", u0)
     hidden = K if hidden is None else hidden
     if isinstance(hidden, bool) or not isinstance(hidden, int) or hidden < K:
-        raise ValueError(f"parameter 'hidden' must be an integer >= K = {K}, got {hidden!r}")
+        raise ParameterError(f"parameter 'hidden' must be an integer >= K = {K}, got {hidden!r}")
     e = torch.eye(hidden, K, dtype=torch.float64)
     root = math.sqrt(u0)
     return [root * e @ v.T, root * u @ e.T]
@@ -219,17 +212,17 @@ def mode_strengths(weights, u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
     """
     weights = [torch.as_tensor(w).to(torch.float64) for w in weights]
     if not weights:
-        raise ValueError("parameter 'weights' must hold at least one matrix")
+        raise ParameterError("parameter 'weights' must hold at least one matrix")
     prod = weights[0]
     for w in weights[1:]:
         if w.dim() != 2 or w.shape[1] != prod.shape[0]:
-            raise ValueError("parameter 'weights' has inconsistent shapes")
+            raise ParameterError("parameter 'weights' has inconsistent shapes")
         prod = w @ prod
     u = torch.as_tensor(u).to(torch.float64)
     v = torch.as_tensor(v).to(torch.float64)
     if u.shape[0] != prod.shape[0] or v.shape[0] != prod.shape[1] or u.shape[1] != v.shape[1]:
-        raise ValueError(f"parameters 'u' {tuple(u.shape)} and 'v' {tuple(v.shape)} "
-                         f"do not fit the map {tuple(prod.shape)}")
+        raise ParameterError(f"parameters 'u' {tuple(u.shape)} and 'v' {tuple(v.shape)} "
+                             f"do not fit the map {tuple(prod.shape)}")
     return torch.einsum("ik,ij,jk->k", u, prod, v)
 
 
@@ -258,11 +251,11 @@ def growing_mode_strength(weights0, u: torch.Tensor, v: torch.Tensor) -> torch.T
     """
     weights0 = list(weights0)
     if len(weights0) != 2:
-        raise ValueError(f"parameter 'weights0' must hold two matrices [W_1, W_2], got {len(weights0)}")
+        raise ParameterError(f"parameter 'weights0' must hold two matrices [W_1, W_2], got {len(weights0)}")
     w1, w2 = (torch.as_tensor(w).to(torch.float64) for w in weights0)
     u = torch.as_tensor(u).to(torch.float64)
     v = torch.as_tensor(v).to(torch.float64)
     if w1.shape[1] != v.shape[0] or w2.shape[0] != u.shape[0] or w2.shape[1] != w1.shape[0]:
-        raise ValueError("parameters 'weights0', 'u', 'v' have inconsistent shapes")
+        raise ParameterError("parameters 'weights0', 'u', 'v' have inconsistent shapes")
     grow = w1 @ v + w2.T @ u
     return 0.25 * (grow * grow).sum(dim=0)

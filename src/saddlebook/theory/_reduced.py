@@ -32,13 +32,13 @@ from typing import Sequence
 
 import numpy as np
 import torch
-from scipy.integrate import solve_ivp
 from scipy.special import roots_hermitenorm
 
 from ..book.counterfactual import bend_gradients
 from ..data import moment
 from ..data._synthetic import LinearTeacher, SingleIndexTeacher
-from ..errors import DivergenceError, ParameterError
+from ..dynamics._reference import reference_flow
+from ..errors import ParameterError
 from ..nets import Activation, activation_pair
 
 __all__ = [
@@ -121,10 +121,15 @@ class ReducedChain:
             raise ParameterError(f"parameter 'width' = {width!r} must be an integer >= 1")
         if observable not in ("loss", "moment"):
             raise ParameterError(f"parameter 'observable' = {observable!r}; allowed: loss, moment")
-        if not isinstance(x, torch.Tensor) or x.dim() != 2 or tuple(y.shape) != (x.shape[0],):
-            raise ValueError("x must have shape (n, d) and y shape (n,)")
+        # The same data checks as NetworkBatch: the two problems describe one network.
+        if not isinstance(x, torch.Tensor) or x.dim() != 2:
+            raise ParameterError("parameter 'x' must be a 2-D tensor of shape (n, d)")
+        if not isinstance(y, torch.Tensor) or tuple(y.shape) != (x.shape[0],):
+            raise ParameterError(f"parameter 'y' must be a tensor of shape ({x.shape[0]},)")
         n = x.shape[0]
         pi = torch.full((n,), 1.0 / n, dtype=torch.float64) if sample_weights is None else sample_weights
+        if not isinstance(pi, torch.Tensor) or tuple(pi.shape) != (n,) or bool((pi < 0).any()):
+            raise ParameterError(f"parameter 'sample_weights' must be a non-negative tensor of shape ({n},)")
         self.name, self.pair = activation_pair(sigma)
         self.root = math.sqrt(width)
         self.observable = observable
@@ -225,6 +230,9 @@ def reduced_flow(
 ) -> ReducedTrajectory:
     """Integrate the reduced ODE with scipy (DOP853) and report a trajectory.
 
+    :class:`ReducedChain` driven by the independent reference integrator
+    :func:`saddlebook.dynamics.reference_flow` (scipy ``solve_ivp``).
+
     Parameters
     ----------
     w0 : torch.Tensor
@@ -250,34 +258,25 @@ def reduced_flow(
 
     Raises
     ------
+    saddlebook.errors.ParameterError
+        Bad ``t_eval``, ``width`` or tolerances.
     DivergenceError
-        If the solver fails or the state becomes non-finite.
+        If the solver fails or the loss or gradient becomes non-finite.
     """
     chain = ReducedChain(sigma, x, y, width, sample_weights)
     w0 = torch.as_tensor(w0, dtype=torch.float64).reshape(-1)
     y0 = torch.as_tensor(y0, dtype=torch.float64).reshape(-1)
-    d = w0.numel()
     t_eval = np.asarray(t_eval, dtype=np.float64)
     if t_eval.ndim != 1 or t_eval.size < 1 or np.any(np.diff(t_eval) <= 0) or t_eval[0] < 0:
         raise ParameterError("parameter 't_eval' must be a strictly increasing 1-D array of times >= 0")
-
-    def split(vec):
-        v = torch.from_numpy(np.ascontiguousarray(vec))
-        return [v[:d][None, :]] + [v[d + k].reshape(1) for k in range(y0.numel())]
-
-    def rhs(t, vec):
-        loss, _, grads = chain.evaluate(split(vec))
-        out = -torch.cat([g.reshape(-1) for g in grads]).numpy()
-        if not np.all(np.isfinite(out)):
-            raise DivergenceError(t, float(loss[0]), "reduced_flow", "non-finite gradient")
-        return out
-
-    state0 = torch.cat([w0, y0]).numpy()
-    sol = solve_ivp(rhs, (0.0, float(t_eval[-1])), state0, method="DOP853", t_eval=t_eval, rtol=rtol, atol=atol)
-    if sol.status != 0:
-        raise DivergenceError(float(sol.t[-1]) if sol.t.size else 0.0, math.nan, "reduced_flow", sol.message)
-    losses = np.array([float(chain.observe(split(sol.y[:, k]))[0][0]) for k in range(sol.t.size)])
-    return ReducedTrajectory(t=sol.t, loss=losses, w=sol.y[:d].T.copy(), y=sol.y[d:].T.copy(), nfev=int(sol.nfev))
+    params0 = [w0[None, :]] + [v.reshape(1) for v in y0]
+    # No divergence test, as always here: the reduced flow's loss only falls.
+    sol = reference_flow(chain, params0, float(t_eval[-1]), t_eval=t_eval, rtol=rtol, atol=atol, method="DOP853",
+                         max_loss_ratio=None, config="reduced_flow")
+    losses = np.array([float(chain.observe(s)[0][0]) for s in sol.states])
+    w = np.array([s[0][0].numpy() for s in sol.states]).reshape(sol.t.size, w0.numpy().size)
+    ys = np.array([[float(v[0]) for v in s[1:]] for s in sol.states]).reshape(sol.t.size, y0.numel())
+    return ReducedTrajectory(t=sol.t, loss=losses, w=w, y=ys, nfev=sol.nfev)
 
 
 def _positive(name, v) -> float:
