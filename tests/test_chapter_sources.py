@@ -130,6 +130,25 @@ def _assembles_prose(node, assigned: dict, seen: frozenset = frozenset()) -> str
     return None
 
 
+def _words_in_text_glue(node) -> str | None:
+    """Why a plain-text glue value is prose chosen or listed in Python, or None.
+
+    Numbers, ranges ("a to b") and lists of values are values; a word picked by a
+    conditional, or a list whose items carry words, is prose (a sentence or a table).
+    """
+    def has_words(n):
+        return any(isinstance(c, ast.Constant) and isinstance(c.value, str) and re.search(r"[A-Za-z]{3}", c.value)
+                   for c in ast.walk(n))
+    branches = [node.body, node.orelse] if isinstance(node, ast.IfExp) else \
+        node.values if isinstance(node, ast.BoolOp) else []
+    if any(isinstance(b, (ast.Constant, ast.JoinedStr)) and has_words(b) for b in branches):
+        return "a word chosen by a conditional"
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "join" \
+            and node.args and has_words(node.args[0]):
+        return "a joined list of items with words (use book.table)"
+    return None
+
+
 def _prose_glued_as_markdown(text: str) -> list[tuple[str, str]]:
     """(key, reason) for every ``glue(key, Markdown(x))`` whose x is assembled prose."""
     trees = []
@@ -149,11 +168,13 @@ def _prose_glued_as_markdown(text: str) -> list[tuple[str, str]]:
     for tree in trees:
         for node in ast.walk(tree):
             if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "glue"
-                    and len(node.args) >= 2 and isinstance(node.args[1], ast.Call)
-                    and isinstance(node.args[1].func, ast.Name) and node.args[1].func.id == "Markdown"
-                    and node.args[1].args):
+                    and len(node.args) >= 2):
                 continue
-            why = _assembles_prose(node.args[1].args[0], assigned)
+            value = node.args[1]
+            if isinstance(value, ast.Call) and isinstance(value.func, ast.Name) and value.func.id == "Markdown":
+                why = _assembles_prose(value.args[0], assigned) if value.args else None
+            else:
+                why = _words_in_text_glue(value)
             if why:
                 key = node.args[0]
                 found.append((key.value if isinstance(key, ast.Constant) else ast.unparse(key), why))
@@ -162,13 +183,7 @@ def _prose_glued_as_markdown(text: str) -> list[tuple[str, str]]:
 
 # Glued Markdown that still assembles text in Python, in chapters whose owners have not
 # rewritten it yet: (chapter, key) -> what it is. Each entry must still be needed.
-PROSE_IN_PYTHON_ALLOWED = {
-    ("01-plateaus.md", "c1-teacher-f"): "the teacher's name as code, picked by a conditional",
-    ("03-universality-classes.md", "class-table"): "a table joined by hand (to move to book.table)",
-    ("03-universality-classes.md", "drift-table"): "a table joined by hand (to move to book.table)",
-    ("06-he-normal.md", "r-big"): "a joined list of bottlenecks, 'none' if empty",
-    ("06-he-normal.md", "ksweep-rs"): "a joined list of bottlenecks",
-}
+PROSE_IN_PYTHON_ALLOWED: dict = {}
 
 
 def test_no_chapter_glues_prose_assembled_in_python():
@@ -195,6 +210,11 @@ def test_the_prose_lint_sees_every_form():
         'if ok:\n    v = "met"\nelse:\n    v = "not met"\nglue("a", Markdown(v))': "chosen",
         'glue("a", Markdown("met for " + s))': "concatenation",
         'glue("a", Markdown("$" + s + "$"))': None,
+        'glue("a", "below" if x < 0 else "above")': "conditional",
+        'glue("a", "; ".join(f"{n} {v:.3f} (draws {lo:.3f})" for n in names))': "joined list",
+        'glue("a", ", ".join(str(s) for s in seeds))': None,
+        'glue("a", f"{lo:.3f} to {hi:.3f}")': None,
+        'glue("a", float("nan") if t is None else float(t))': None,
     }
     for source, why in flagged.items():
         found = _prose_glued_as_markdown(cell % source)

@@ -193,8 +193,8 @@ class SweepConfig:
     Raises
     ------
     saddlebook.errors.ParameterError
-        Any invalid option (named, with the allowed values). Unknown
-        activation names raise ``ValueError``.
+        Any invalid option, an unknown activation name included (named, with
+        the allowed values).
     """
 
     activation: str | Callable = "tanh"
@@ -599,7 +599,7 @@ def sweep(*args, **options) -> SweepResult:
     saddlebook.errors.ParameterError
         Any invalid option (named, with the allowed values), before any
         computation (except ``direction="moment"`` on data with Γ = 0, found
-        once the data is built). Unknown activation names raise ``ValueError``.
+        once the data is built), an unknown activation name included.
     saddlebook.errors.DivergenceError
         A run diverged; the message names its configuration.
     """
@@ -649,7 +649,7 @@ def escape_time(
 
     Raises
     ------
-    saddlebook.errors.ParameterError, ValueError
+    saddlebook.errors.ParameterError
         Invalid parameters, before any computation.
     saddlebook.errors.DivergenceError
         The run diverged.
