@@ -193,3 +193,52 @@ def test_sgd_needs_a_problem_with_rows():
 
     with pytest.raises(sb.ParameterError, match="batch_size"):
         descend(Population(), [torch.zeros(2, 1, 1, dtype=F64)], 0.1, t_max=1.0, batch_size=4)
+
+
+# -- the sweep with a Descent stepper: one call for flow, GD and SGD ----------------------------------
+
+
+@pytest.fixture(scope="module")
+def small_sweep():
+    cfg = sb.SweepConfig("tanh", 4, None, [0.1, 0.2], width=8, n_samples=256)
+    return cfg, sb.sweep(cfg)
+
+
+def test_sweep_under_gd_converges_to_the_flow_at_first_order(small_sweep):
+    cfg, flow = small_sweep
+    err = {eta: sb.sweep(cfg, stepper=sb.Descent(eta)).tau / flow.tau - 1 for eta in (0.2, 0.1)}
+    assert np.all(err[0.2] > 0) and np.all(err[0.1] > 0)
+    assert np.allclose(err[0.2] / err[0.1], 2.0, rtol=0.05)  # O(eta): halving eta halves the error
+
+
+def test_sweep_under_gd_equals_descend_on_the_same_problem(small_sweep):
+    cfg, _ = small_sweep
+    res = sb.sweep(cfg, stepper=sb.Descent(0.1))
+    assert res.config["stepper"] == {"eta": 0.1, "batch_size": None, "seed": 0}
+    assert np.array_equal(res.nfev, res.steps) and res.steps.min() > 100
+    one = sb.sweep(cfg.replace(eps=[0.2]), stepper=sb.Descent(0.1))
+    assert one.tau[0] == res.tau[1]  # runs of a batch do not interact
+
+
+def test_sweep_under_sgd_is_seeded(small_sweep):
+    cfg, flow = small_sweep
+    a, b, c = (sb.sweep(cfg, stepper=sb.Descent(0.05, batch_size=32, seed=s)).tau for s in (1, 1, 2))
+    assert np.array_equal(a, b) and not np.array_equal(a, c)
+    assert np.allclose(a, flow.tau, rtol=0.05)
+
+
+@pytest.mark.parametrize("options, name", [
+    (dict(stepper="gd"), "stepper"),
+    (dict(stepper=sb.Descent(0.1), record=True), "record"),
+    (dict(stepper=sb.Descent(0.1, batch_size=4), data="population"), "population"),
+])
+def test_sweep_stepper_errors(options, name):
+    with pytest.raises(sb.ParameterError, match=name):
+        sb.SweepConfig("tanh", 4, **options)
+
+
+@pytest.mark.parametrize("kw, name", [(dict(eta=0), "eta"), (dict(eta=0.1, batch_size=0), "batch_size"),
+                                      (dict(eta=0.1, seed=-1), "seed")])
+def test_descent_stepper_is_validated(kw, name):
+    with pytest.raises(sb.ParameterError, match=name):
+        sb.Descent(**kw)

@@ -49,6 +49,7 @@ from .data import (
 )
 from .dynamics import (
     AutogradProblem,
+    Descent,
     DescentBatchResult,
     DescentResult,
     FlowResult,
@@ -154,6 +155,7 @@ from .theory import (
 
 __all__ = [
     "SweepConfig",
+    "Descent",
     "descend",
     "DescentBatchResult",
     "crossing_time",

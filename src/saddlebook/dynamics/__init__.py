@@ -12,6 +12,7 @@ from ._crossing import (
     crossing_time,
 )
 from ._descent import (
+    Descent,
     DescentBatchResult,
     DescentResult,
     descend,
@@ -79,6 +80,7 @@ __all__ = [
     "ReferenceSolution",
     "gradient_descent",
     "DescentResult",
+    "Descent",
     "descend",
     "DescentBatchResult",
     "crossing_time",

@@ -45,7 +45,48 @@ from ._crossing import crossing_time
 from ._problem import MAX_LOSS_RATIO, loss_and_gradient
 from ._reference import validated_activation
 
-__all__ = ["descend", "DescentBatchResult", "diverged", "gradient_descent", "DescentResult"]
+__all__ = ["Descent", "descend", "DescentBatchResult", "diverged", "gradient_descent", "DescentResult"]
+
+
+@dataclass(frozen=True)
+class Descent:
+    """A fixed-step stepper for :func:`~saddlebook.dynamics.sweep`: gradient descent or minibatch SGD.
+
+    ``sweep(..., stepper=Descent(eta=0.05))`` runs full-batch gradient descent
+    with step η instead of the adaptive flow integrator;
+    ``Descent(eta, batch_size=m, seed=s)`` runs minibatch SGD with m rows per
+    step. Time is flow time t = η k and the escape is located as for the flow
+    (see :func:`descend`), so escape times under flow, GD and SGD compare
+    directly.
+
+    Attributes
+    ----------
+    eta : float
+        Step size η > 0.
+    batch_size : int, optional
+        Rows per SGD step (1 ≤ m ≤ n, a sample data set); default full batch.
+    seed : int, default 0
+        Seed of the minibatch draws (SGD only).
+
+    Raises
+    ------
+    saddlebook.errors.ParameterError
+        A non-positive step, a batch size below 1 or a negative seed.
+    """
+
+    eta: float
+    batch_size: int | None = None
+    seed: int = 0
+
+    def __post_init__(self):
+        object.__setattr__(self, "eta", P.real("eta", self.eta, 0, None, lo_open=True))
+        if self.batch_size is not None:
+            object.__setattr__(self, "batch_size", P.integer("batch_size", self.batch_size, 1))
+        object.__setattr__(self, "seed", P.integer("seed", self.seed, 0, 2**63 - 1))
+
+    def summary(self) -> dict:
+        """Plain values: ``{"eta": ..., "batch_size": ..., "seed": ...}``."""
+        return {"eta": self.eta, "batch_size": self.batch_size, "seed": self.seed}
 
 
 def diverged(loss, loss0, max_loss_ratio: float):

@@ -49,6 +49,7 @@ from ..nets._activations import get_activation
 from ..nets._initializers import INITIALIZATIONS, bottleneck_layers, he_weights, layer_scales, symmetric_weights
 from ..theory._reduced import ReducedChain, quadrature_data
 from ._batch import NetworkBatch
+from ._descent import Descent, descend
 from ._integrator import integrate
 
 __all__ = ["escape_time", "sweep", "SweepConfig", "SweepResult", "MODELS", "DATA", "CRITERIA"]
@@ -178,6 +179,13 @@ class SweepConfig:
         teacher direction (or, with user targets ``y``, the data moment);
         ``"moment"`` is the direction of Σ_i π_i y_i x_i of the data used
         (needs Γ > 0); a vector of length d is used as given.
+    stepper : "flow" or Descent, default "flow"
+        ``"flow"``: gradient flow by the adaptive batched integrator
+        (:func:`~saddlebook.dynamics.integrate`, ``rtol``). A
+        :class:`~saddlebook.dynamics.Descent`: fixed-step gradient descent, or
+        minibatch SGD with its ``batch_size`` (:func:`~saddlebook.dynamics.descend`),
+        in flow time t = η k with the same escape definition; ``rtol``,
+        ``record`` and ``progress`` apply to the flow only.
     activation_name : str
         Display name of the activation (not an option).
     bottleneck_used : tuple of int
@@ -226,6 +234,7 @@ class SweepConfig:
     y: torch.Tensor | None = None
     cov: torch.Tensor | None = None
     direction: str | torch.Tensor | None = None
+    stepper: str | Descent = "flow"
     activation_name: str = field(init=False, repr=False)
     bottleneck_used: tuple[int, ...] = field(init=False, repr=False)
     input_dim_used: int = field(init=False, repr=False)
@@ -275,6 +284,7 @@ class SweepConfig:
             input_dim=self.input_dim_used,
             dtype=str(self.dtype).replace("torch.", ""),
             rtol=self.rtol_used,
+            stepper=self.stepper if self.stepper == "flow" else self.stepper.summary(),
         )
         return out
 
@@ -386,7 +396,21 @@ def _checked_solver(cfg: SweepConfig) -> dict:
         rtol_used=rtol_used,
         t_max=P.real("t_max", cfg.t_max, 0, None, lo_open=True),
         threads=None if cfg.threads is None else P.integer("threads", cfg.threads, 1, 1024),
+        stepper=_checked_stepper(cfg),
     )
+
+
+def _checked_stepper(cfg: SweepConfig):
+    if isinstance(cfg.stepper, Descent):
+        if cfg.record:
+            raise P.ParameterError("record=True needs stepper='flow' (a Descent stepper keeps no history here)")
+        if cfg.stepper.batch_size is not None and cfg.data == "population":
+            raise P.ParameterError("a Descent stepper with a batch_size (SGD) needs data='sample', not 'population'")
+        return cfg.stepper
+    if cfg.stepper != "flow":
+        raise P.ParameterError(f"parameter 'stepper' = {cfg.stepper!r} is not allowed; "
+                               "allowed: 'flow' or saddlebook.Descent(eta, batch_size=None, seed=0)")
+    return "flow"
 
 
 def _checked_shapes(cfg: SweepConfig) -> dict:
@@ -440,7 +464,8 @@ class SweepResult:
     nfev : numpy.ndarray
         Gradient evaluations per run.
     steps : numpy.ndarray
-        Attempted Runge–Kutta steps per run (accepted + rejected).
+        Attempted Runge–Kutta steps per run (accepted + rejected); with a
+        :class:`~saddlebook.dynamics.Descent` stepper, descent steps.
     wall_time : float
         Seconds for the whole batched integration.
     gamma : float
@@ -548,7 +573,12 @@ def _integrate(cfg: SweepConfig, problem, params, runs: list[tuple[float, int]],
             level, direction = cfg.threshold * loss0.double().numpy(), -1
         else:
             level, direction = np.full(len(runs), cfg.threshold * gamma), 1
-        return integrate(
+        descriptions = [f"escape run eps={e:g}, seed={s} ({desc})" for e, s in runs]
+        if isinstance(cfg.stepper, Descent):
+            return _Steps.of(descend(problem, params, cfg.stepper.eta, t_max=cfg.t_max, level=level,
+                                     direction=direction, batch_size=cfg.stepper.batch_size,
+                                     seed=cfg.stepper.seed, config=descriptions))
+        return _Steps.of(integrate(
             problem,
             params,
             t_max=cfg.t_max,
@@ -557,8 +587,27 @@ def _integrate(cfg: SweepConfig, problem, params, runs: list[tuple[float, int]],
             rtol=cfg.rtol_used,
             record=cfg.record,
             progress=cfg.progress,
-            config=[f"escape run eps={e:g}, seed={s} ({desc})" for e, s in runs],
-        )
+            config=descriptions,
+        ))
+
+
+@dataclass
+class _Steps:
+    """What a sweep reports of either stepper's run."""
+
+    t_event: np.ndarray
+    nfev: np.ndarray
+    steps: np.ndarray
+    wall_time: float
+    loss0: np.ndarray
+    history: list | None
+
+    @classmethod
+    def of(cls, res) -> _Steps:
+        if hasattr(res, "nfev"):  # the flow integrator's EngineResult
+            return cls(res.t_event, res.nfev, res.accepted + res.rejected, res.wall_time, res.loss0, res.history)
+        steps = np.asarray(res.steps)  # one gradient per step
+        return cls(res.t_event, steps, steps, res.wall_time, res.loss0, None)
 
 
 def _as_config(args: tuple, options: dict) -> SweepConfig:
@@ -573,7 +622,8 @@ def sweep(*args, **options) -> SweepResult:
     """Escape times of many configurations, integrated as one batch.
 
     Every pair (ε, seed) is one run; all runs share the data and architecture
-    and are advanced together by :func:`saddlebook.dynamics.integrate`.
+    and are advanced together by :func:`saddlebook.dynamics.integrate` (or, with
+    ``stepper=Descent(...)``, by :func:`saddlebook.dynamics.descend`).
 
     Call it with a :class:`SweepConfig`, ``sweep(config)`` (keywords after it
     are changes: ``sweep(config, width=64)`` runs ``config.replace(width=64)``),
@@ -616,7 +666,7 @@ def sweep(*args, **options) -> SweepResult:
         seed=np.array([s for _, s in runs]),
         tau=res.t_event,
         nfev=res.nfev,
-        steps=res.accepted + res.rejected,
+        steps=res.steps,
         wall_time=res.wall_time,
         gamma=gamma_reported,
         loss0=res.loss0,
