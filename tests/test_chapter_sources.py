@@ -130,7 +130,7 @@ def _assembles_prose(node, assigned: dict, seen: frozenset = frozenset()) -> str
     return None
 
 
-def _words_in_text_glue(node) -> str | None:
+def _words_in_text_glue(node, functions: dict | None = None) -> str | None:
     """Why a plain-text glue value is prose chosen or listed in Python, or None.
 
     Numbers, ranges ("a to b") and lists of values are values; a word picked by a
@@ -146,6 +146,11 @@ def _words_in_text_glue(node) -> str | None:
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "join" \
             and node.args and has_words(node.args[0]):
         return "a joined list of items with words (use book.table)"
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in (functions or {}):
+        returns = [r.value for r in ast.walk(functions[node.func.id]) if isinstance(r, ast.Return) and r.value]
+        if any(_words_in_text_glue(r) or (isinstance(r, (ast.Constant, ast.JoinedStr)) and has_words(r))
+               for r in returns):
+            return f"words chosen by the chapter's function {node.func.id}()"
     return None
 
 
@@ -158,6 +163,7 @@ def _prose_glued_as_markdown(text: str) -> list[tuple[str, str]]:
         except SyntaxError:
             continue
     assigned: dict[str, list] = {}
+    functions = {node.name: node for tree in trees for node in ast.walk(tree) if isinstance(node, ast.FunctionDef)}
     for tree in trees:
         for node in ast.walk(tree):
             if isinstance(node, ast.Assign):
@@ -174,7 +180,7 @@ def _prose_glued_as_markdown(text: str) -> list[tuple[str, str]]:
             if isinstance(value, ast.Call) and isinstance(value.func, ast.Name) and value.func.id == "Markdown":
                 why = _assembles_prose(value.args[0], assigned) if value.args else None
             else:
-                why = _words_in_text_glue(value)
+                why = _words_in_text_glue(value, functions)
             if why:
                 key = node.args[0]
                 found.append((key.value if isinstance(key, ast.Constant) else ast.unparse(key), why))
@@ -215,6 +221,8 @@ def test_the_prose_lint_sees_every_form():
         'glue("a", ", ".join(str(s) for s in seeds))': None,
         'glue("a", f"{lo:.3f} to {hi:.3f}")': None,
         'glue("a", float("nan") if t is None else float(t))': None,
+        'def side(e):\n    return "inside" if e < 1 else "outside"\nglue("a", side(x))': "function",
+        'def f(e):\n    return float(e)\nglue("a", f(x))': None,
     }
     for source, why in flagged.items():
         found = _prose_glued_as_markdown(cell % source)
