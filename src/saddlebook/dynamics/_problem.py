@@ -190,6 +190,8 @@ class AutogradProblem:
             if self.observable != "loss":
                 with torch.no_grad():
                     obs.append(self._observable(ws, x, value))
-        grads = [torch.stack([g[k] for g in grads]) for k in range(len(params))]
-        losses = torch.stack(losses)
+        if len(grads) == 1:  # the reference solver's one run: a view, not a copy per evaluation
+            grads, losses = [g.unsqueeze(0) for g in grads[0]], losses[0].reshape(1)
+        else:
+            grads, losses = [torch.stack([g[k] for g in grads]) for k in range(len(params))], torch.stack(losses)
         return losses, (losses if self.observable == "loss" else torch.stack(obs)), grads
