@@ -1,5 +1,6 @@
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -11,10 +12,9 @@ F64 = torch.float64
 
 def test_registry_keys_and_smooth_subset():
     expected = {"identity", "relu", "leaky_relu", "tanh", "sin", "erf", "gelu", "silu",
-                "sigmoid", "softplus", "quadratic"}
+                "sigmoid", "softplus", "quadratic", "mish", "gelu_tanh", "logsigmoid"}
     assert set(ACTIVATIONS) == expected
-    assert set(SMOOTH) <= expected
-    assert "relu" not in SMOOTH and "leaky_relu" not in SMOOTH
+    assert set(SMOOTH) == expected - {"relu", "leaky_relu"}
 
 
 def test_phi_tanh_taylor():
@@ -169,3 +169,86 @@ def test_dynamics_and_theory_use_the_registry_pairs():
     x, y = torch.zeros(4, 2, dtype=F64), torch.zeros(4, dtype=F64)
     assert NetworkBatch("gelu", x, y).pair is REGISTRY["gelu"].pair
     assert ReducedChain("gelu", x, y, width=3).pair is REGISTRY["gelu"].pair
+
+
+# The smooth activations of torch.nn.functional added to the registry.
+def test_new_registry_entries_are_torch_functions():
+    import torch.nn.functional as F
+
+    z = GRID
+    assert torch.equal(ACTIVATIONS["mish"](z), F.mish(z))
+    assert torch.equal(ACTIVATIONS["gelu_tanh"](z), F.gelu(z, approximate="tanh"))
+    assert torch.equal(ACTIVATIONS["logsigmoid"](z), F.logsigmoid(z))
+    assert "tanhshrink" not in ACTIVATIONS  # sigma'(0) = 0: an expression function only
+
+
+# Expressions in z, through the resolvers every module uses.
+def test_get_activation_resolves_expressions():
+    from saddlebook.nets import Expression, parse_activation
+
+    name, fn = get_activation("atan(z)")
+    assert name == "atan(z)" and isinstance(fn, Expression)
+    assert torch.equal(fn(GRID), torch.atan(GRID))
+    assert parse_activation("atan(z)") == fn
+    assert parse_activation("tanh") is ACTIVATIONS["tanh"]  # a registry name wins over the expression syntax
+    assert get_activation("z")[0] == "z"
+    assert torch.allclose(phi("atan(z)", GRID), phi(torch.atan, GRID), rtol=1e-15, atol=1e-16)
+    assert torch.allclose(derivative("z*tanh(softplus(z))", GRID), derivative("mish", GRID), rtol=1e-14, atol=1e-15)
+
+
+def test_refusals_name_the_callers_parameter_registry_and_syntax():
+    from saddlebook.nets import parse_activation
+
+    with pytest.raises(ValueError) as err:
+        get_activation("atan(x)", param="activation")
+    msg = str(err.value)
+    assert msg.startswith("parameter 'activation' = 'atan(x)': unknown name 'x'")
+    assert "registry name (identity, relu" in msg and "an expression in z" in msg and "atan" in msg
+    with pytest.raises(ValueError, match=r"^parameter 'sigma' = 'foo'"):
+        get_activation("foo")
+    with pytest.raises(ValueError, match="must be a string"):
+        parse_activation(12345)
+    with pytest.raises(TypeError, match="parameter 'activation'.*expression in z"):
+        get_activation(3.0, param="activation")
+
+
+def test_activation_pair_of_an_expression_uses_its_derivative_rules():
+    from saddlebook.nets import activation_pair
+
+    name, pair = activation_pair("z*tanh(softplus(z))")
+    assert name == "z*tanh(softplus(z))"
+    s, ds = pair(GRID)
+    assert torch.allclose(s, F64_mish(GRID), rtol=1e-15, atol=1e-16)
+    assert torch.allclose(ds, derivative("mish", GRID), rtol=1e-14, atol=1e-15)
+    s32, ds32 = pair(GRID.to(torch.float32))
+    assert s32.dtype == ds32.dtype == torch.float32
+
+
+def F64_mish(z):
+    return z * torch.tanh(torch.logaddexp(z, torch.zeros((), dtype=z.dtype)))
+
+
+def test_sweep_and_batch_take_expressions():
+    from saddlebook.dynamics import NetworkBatch, SweepConfig
+    from saddlebook.errors import ParameterError
+    from saddlebook.nets import Expression
+
+    x, y = torch.randn(8, 3, dtype=F64, generator=torch.Generator().manual_seed(0)), torch.zeros(8, dtype=F64)
+    batch = NetworkBatch("atan(z)", x, y)
+    assert batch.name == "atan(z)" and batch.pair.__self__ == Expression("atan(z)")
+    cfg = SweepConfig("atan(z)", depth=3, eps=[0.1])
+    assert cfg.activation == "atan(z)" and cfg.activation_name == "atan(z)"
+    with pytest.raises(ParameterError, match=r"^parameter 'activation' = 'atan\(x\)'"):
+        SweepConfig("atan(x)")
+    with pytest.raises(ParameterError, match="parameter 'activation'"):
+        SweepConfig("relu(z")
+
+
+def test_an_expression_gives_the_same_sweep_as_its_callable():
+    import saddlebook as sb
+
+    kw = dict(depth=3, eps=[0.05], width=4, input_dim=3, n_samples=64, seeds=[0])
+    by_text = sb.sweep("atan(z)", **kw)
+    by_callable = sb.sweep(torch.atan, **kw)
+    a, b = np.asarray(by_text.tau, dtype=float), np.asarray(by_callable.tau, dtype=float)
+    assert np.all(np.isfinite(a)) and np.allclose(a, b, rtol=1e-8, atol=0)

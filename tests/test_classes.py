@@ -21,6 +21,9 @@ REGISTRY = {
     "quadratic": ("C", 2, 0.5, 1.0, 0.0),
     "sigmoid": ("D", 0, -0.5, 0.25, 0.5),
     "softplus": ("D", 0, -math.log(2.0), 0.5, math.log(2.0)),
+    "mish": ("C", 2, 0.32, 0.6, 0.0),  # tanh(log 2) = 3/5; s_2 = sech^2(log 2)/2 = 0.32
+    "gelu_tanh": ("C", 2, 1.0 / math.sqrt(2.0 * math.pi), 0.5, 0.0),  # s_2 = sqrt(2/pi)/2
+    "logsigmoid": ("D", 0, math.log(2.0), 0.5, -math.log(2.0)),
 }
 
 
@@ -249,3 +252,69 @@ def test_taylor_coefficients_raw_and_the_trap():
     assert s == pytest.approx((0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0), abs=1e-12)
     with pytest.raises(ValueError, match="parameter 'max_order'"):
         taylor_coefficients("tanh", max_order=13)
+
+
+def test_tanhshrink_is_class_b_without_a_linear_regime():
+    r = classify("tanhshrink(z)")  # z - tanh z = z^3/3 - 2z^5/15 + ...: phi = (2/3) z^3 + ...
+    assert (r.label, r.q) == ("B", 3) and _same(r.coefficient, 2.0 / 3.0) and r.alpha == 0.0 and r.flags
+
+
+# Expressions in z. Coefficients derived by hand: for sigma = sum s_k z^k,
+# phi = z sigma' - sigma = -s_0 + sum_{k>=2} (k-1) s_k z^k.
+EXPRESSIONS = [
+    # atan z = z - z^3/3 + z^5/5: c_3 = 2 (-1/3) = -2/3, c_5 = 4/5
+    ("atan(z)", "B", 3, -2.0 / 3.0, 1.0, 0.0, {5: 0.8}),
+    # c_3 = 2 (-1/3), c_5 = 4 (1/10)
+    ("z - z**3/3 + z**5/10", "B", 3, -2.0 / 3.0, 1.0, 0.0, {5: 0.4}),
+    # c_2 = 1 * 0.3, nothing above
+    ("z + 0.3*z**2", "C", 2, 0.3, 1.0, 0.0, {3: 0.0, 4: 0.0}),
+    ("z*tanh(softplus(z))", "C", 2, 0.32, 0.6, 0.0, {}),
+    # sigma(0) = 0.5: c_0 = -0.5
+    ("z + 0.5", "D", 0, -0.5, 1.0, 0.5, {2: 0.0}),
+    ("0*z + 1", "D", 0, -1.0, 0.0, 1.0, {}),
+    ("2*z", "A", None, 0.0, 2.0, 0.0, {}),
+]
+
+
+@pytest.mark.parametrize("text, label, q, c, alpha, offset, more", EXPRESSIONS)
+def test_expressions_are_classified(text, label, q, c, alpha, offset, more):
+    r = classify(text)
+    assert r.name == text and (r.label, r.q) == (label, q) and r.smooth
+    assert _same(r.coefficient, c, 1e-12) and _same(r.alpha, alpha, 1e-12) and _same(r.offset, offset, 1e-12)
+    for k, ck in more.items():
+        assert abs(r.phi_taylor[k] - ck) <= 1e-12
+
+
+def test_an_expression_classifies_like_its_callable():
+    for text, fn in (("atan(z)", torch.atan), ("z*tanh(softplus(z))", F.mish), ("sinh(z)", torch.sinh),
+                     ("z*sigmoid(2*z)", z_sigmoid_2z)):
+        a, b = classify(text), classify(fn)
+        assert (a.label, a.q) == (b.label, b.q)
+        assert all(abs(x - y) <= 1e-12 for x, y in zip(a.phi_taylor, b.phi_taylor))
+
+
+def test_kinked_expressions():
+    r = classify("relu(z)")
+    assert r.label == "A" and not r.smooth and r.alpha is None
+    r = classify("abs(z)")  # homogeneous of degree one: class A, but not smooth
+    assert r.label == "A" and not r.smooth and r.slopes == pytest.approx((-1.0, 1.0))
+    for text, order in (("elu(z)", 2), ("softsign(z)", 2), ("z + z*abs(z)", 2), ("tanh(z) + abs(z)**5*z", 6)):
+        with pytest.raises(NotSmoothError) as info:
+            classify(text)
+        assert info.value.order == order
+
+
+def test_bad_expressions_name_the_parameter():
+    with pytest.raises(ValueError, match=r"^classify: parameter 'sigma' = 'atan\(x\)': unknown name 'x'"):
+        classify("atan(x)")
+    with pytest.raises(ValueError, match="not finite near 0"):
+        classify("log(z)")
+
+
+def test_phi_zero_counterfactual_and_the_switch_to_ignore_it(monkeypatch):
+    from saddlebook.book.counterfactual import ENV
+
+    monkeypatch.setenv(ENV, "phi_zero")
+    assert classify("atan(z)").label == "A"
+    r = classify("atan(z)", counterfactual=False)
+    assert (r.label, r.q) == ("B", 3) and _same(r.coefficient, -2.0 / 3.0)

@@ -28,6 +28,8 @@ NOT_A_PARAMETER = {
     ("publish/chapters.py", "_tagged"): 1,
     ("publish/chapters.py", "defaults"): 2,
     ("publish/chapters.py", "chapters"): 1,
+    # the paper's-figures page names a chapter that _toc.yml does not list
+    ("publish/paper_figures.py", "paper_figures_markdown"): 1,
 }
 
 # Modules another change is still converting: module -> most ValueErrors allowed; each

@@ -64,3 +64,18 @@ def test_bad_inputs():
         symmetric_weights(WID, [0.1, 0.2])
     with pytest.raises(ParameterError, match="widths"):
         he_weights([3, 4, 2], 0.1, [1])
+
+
+def test_reduced_distance():
+    w = symmetric_weights(WID, [0.3, 0.5, 0.7, 0.9], direction=torch.tensor([1.0, 2.0, 2.0]))
+    wr, yr = M.to_reduced(w)
+    assert float(M.reduced_distance(w, wr, yr)) < 1e-15
+    # Relative to the norm of the reduced state it is given.
+    expected = 0.1 * float(yr.norm() / (wr.norm() ** 2 + 1.21 * yr.norm() ** 2).sqrt())
+    assert float(M.reduced_distance(w, wr, 1.1 * yr)) == pytest.approx(expected, rel=1e-12)
+    u = torch.tensor([1.0, 2.0, 2.0], dtype=torch.float64) / 3
+    assert float(M.reduced_distance(w, (wr @ u).reshape(1), yr, direction=u)) < 1e-15
+    batch = [m[None].repeat(2, 1, 1) for m in w]
+    assert M.reduced_distance(batch, wr.repeat(2, 1), yr.repeat(2, 1)).shape == (2,)
+    with pytest.raises(ParameterError, match="'w'"):
+        M.reduced_distance(w, wr[:2], yr)

@@ -76,3 +76,81 @@ def test_bad_inputs():
         quadrature_data(sb.FeatureSum([sb.SingleIndexTeacher(V)]))
     with pytest.raises(ParameterError, match="'width'"):
         ReducedChain("tanh", torch.zeros(3, 2), torch.zeros(3), 0)
+
+
+def _gd_pair(x, y, pi, widths, scales, eta, n_steps, every):
+    from saddlebook.theory import descent_states
+    w0 = symmetric_weights(widths, scales, direction=V)
+    full = descent_states(sb.NetworkBatch("tanh", x, y, pi), [w[None] for w in w0], eta, n_steps, every)
+    return w0, full, descent_states
+
+
+def test_reduced_descent_equals_full_descent_step_by_step():
+    x = sb.gaussian_inputs(40, 3, seed=4)
+    y = sb.SingleIndexTeacher(V, "tanh")(x)
+    widths = [3, 6, 6, 1]
+    w0, full, descent_states = _gd_pair(x, y, None, widths, [0.5, 0.6, 0.7], 0.3, 60, 5)
+    wr, yr = M.to_reduced(w0)
+    red = descent_states(ReducedChain("tanh", x, y, 6), [wr[None]] + [v.reshape(1) for v in yr], 0.3, 60, 5)
+    assert len(full) == len(red) == 13
+    dist = [float(M.reduced_distance(f, r[0], torch.stack(r[1:], dim=-1))) for f, r in zip(full, red)]
+    assert max(dist) < 1e-13
+    assert float(full[-1][0].norm()) != pytest.approx(float(full[0][0].norm()), rel=1e-3)  # the weights moved
+    # A step of the wrong size on one side is seen at once.
+    red_off = descent_states(ReducedChain("tanh", x, y, 6), [wr[None]] + [v.reshape(1) for v in yr], 0.33, 5, 5)
+    assert float(M.reduced_distance(full[1], red_off[1][0], torch.stack(red_off[1][1:], dim=-1))) > 1e-4
+
+
+def test_population_chain_is_L_dimensional_and_matches_the_full_network():
+    from saddlebook.theory import population_chain
+    teacher = sb.SingleIndexTeacher(V, "tanh")
+    xq, yq, pi = quadrature_data(teacher, 60)
+    widths = [3, 5, 5, 5, 1]
+    w0, full, descent_states = _gd_pair(xq, yq, pi, widths, [0.4, 0.5, 0.6, 0.7], 0.5, 40, 10)
+    chain = population_chain("tanh", teacher, 5, n_nodes=60)
+    wr, yr = M.to_reduced(w0)
+    vhat = V / V.norm()
+    start = [(wr @ vhat).reshape(1, 1)] + [v.reshape(1) for v in yr]
+    red = descent_states(chain, start, 0.5, 40, 10)
+    assert red[0][0].shape == (1, 1) and len(red[0]) == 4  # L numbers
+    for f, r in zip(full, red):
+        assert float(M.reduced_distance(f, r[0], torch.stack(r[1:], dim=-1), direction=vhat)) < 1e-13
+    with pytest.raises(ParameterError, match="'every'"):
+        descent_states(chain, start, 0.5, 40, 7)
+    with pytest.raises(ParameterError, match="'direction'"):
+        M.reduced_distance(full[0], red[0][0], torch.stack(red[0][1:], dim=-1), direction=2 * vhat)
+
+
+def test_stable_horizon_finds_the_first_rise_of_the_loss():
+    from saddlebook.theory import stable_horizon
+    # A quadratic problem: GD on ½ c θ² is stable for η < 2/c and oscillates with growing loss beyond.
+    class Quadratic:
+        def evaluate(self, params):
+            loss = 0.5 * 3.0 * params[0][:, 0] ** 2
+            return loss, loss, [3.0 * params[0]]
+
+    start = [torch.ones(1, 1, dtype=torch.float64)]
+    assert stable_horizon(Quadratic(), start, 0.5, 20) == 20  # |1 - 1.5| < 1: the loss falls
+    assert stable_horizon(Quadratic(), start, 0.7, 20) == 0  # |1 - 2.1| > 1: it rises at once
+    with pytest.raises(ParameterError, match="'rtol'"):
+        stable_horizon(Quadratic(), start, 0.5, 20, rtol=-1.0)
+
+
+def test_noise_amplification_of_a_contraction_and_an_expansion():
+    from saddlebook.theory import noise_amplification
+
+    class Linear:
+        def __init__(self, c):
+            self.c = c
+
+        def evaluate(self, params):
+            loss = 0.5 * self.c * params[0][:, 0] ** 2
+            return loss, loss, [self.c * params[0]]
+
+    start = [torch.ones(1, 1, dtype=torch.float64)]
+    # θ ← (1 − ηc)θ is linear, so a relative perturbation stays relative: the response is the
+    # sum of the injected ones, at most one per injection.
+    a = noise_amplification(Linear(1.0), start, 0.5, 20, every=2, delta=1e-9)
+    assert 0.0 < a <= 10.0 + 1e-6
+    with pytest.raises(ParameterError, match="'delta'"):
+        noise_amplification(Linear(1.0), start, 0.5, 20, every=2, delta=0.0)

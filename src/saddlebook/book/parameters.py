@@ -9,18 +9,27 @@ value or raises :class:`ParameterError` naming the parameter and what is
 allowed. The publishing pipeline runs the same two cells in-process before it
 starts a kernel, so a bad value is refused in about a second and nothing
 already built is touched.
+
+An activation parameter (:func:`Activation`) takes a registry name or an
+expression in ``z`` (``"atan(z)"``, ``"z + 0.3*z**2"``), parses it with the
+package's whitelist, classifies it and refuses a class the chapter's claims do
+not cover, naming the class found and the chapter's reason.
 """
 from __future__ import annotations
 
+import functools
 import math
 import numbers
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from ..errors import ParameterError
+from ..errors import NotSmoothError, ParameterError
 
-__all__ = ["choice", "boolean", "integer", "real", "reals",
-           "declare", "Declaration", "Parameter", "Boolean", "Integer", "Real", "Reals", "List", "Choice"]
+__all__ = ["choice", "boolean", "integer", "real", "reals", "activation",
+           "declare", "Declaration", "Parameter", "Boolean", "Integer", "Real", "Reals", "List", "Choice",
+           "Activation"]
+
+CLASSES = ("A", "B", "C", "D")
 
 
 def _is_real(value) -> bool:
@@ -42,6 +51,55 @@ def choice(name: str, value, allowed: Iterable[str]):
     if not isinstance(value, str) or value not in allowed:
         raise ParameterError(
             f"parameter '{name}' = {value!r} is not allowed; allowed values: {', '.join(allowed)}"
+        )
+    return value
+
+
+def _either(labels) -> str:
+    labels = list(labels)
+    return labels[0] if len(labels) == 1 else ", ".join(labels[:-1]) + " or " + labels[-1]
+
+
+def activation(name: str, value, classes: tuple[str, ...], reason: str, smooth: bool = True,
+               slope: bool = True) -> str:
+    """``value`` must name an activation of one of ``classes``: a registry name or an expression in ``z``.
+
+    The text is parsed (:func:`saddlebook.nets.parse_activation`, a whitelist) and
+    classified (:func:`saddlebook.nets.classify`, nested autograd at 0, a few
+    milliseconds) with the true mathematics, whatever counterfactual is on.
+    Refused, naming the parameter, the class found and ``reason``: a class
+    outside ``classes``; with ``smooth``, an activation that is not smooth at 0
+    (ReLU, abs, ELU, softsign, ...); with ``slope``, σ'(0) ≤ 0 (no linear
+    regime at the origin). Returns ``value`` unchanged (a string, for papermill).
+    """
+    from ..nets import classify, parse_activation  # deferred: nets imports this package
+
+    need = f"this chapter's claims need {'a smooth ' if smooth else 'an '}activation of class {_either(classes)}"
+    fn = parse_activation(value, name)
+    try:
+        found = classify(fn, counterfactual=False)
+    except NotSmoothError as err:
+        raise ParameterError(
+            f"parameter '{name}' = {value!r} is refused before any compute: it has no class ({err}); "
+            f"{need}: {reason}"
+        ) from None
+    except (ParameterError, TypeError) as err:
+        raise ParameterError(f"parameter '{name}' = {value!r} cannot be classified at 0 ({err})") from None
+    if found.label not in classes:
+        raise ParameterError(
+            f"parameter '{name}' = {value!r} is refused before any compute: it is class {found.label} "
+            f"({found.reason}); {need}: {reason}"
+        )
+    if smooth and not found.smooth:
+        raise ParameterError(
+            f"parameter '{name}' = {value!r} is refused before any compute: it is class {found.label} but "
+            f"not smooth at 0 ({found.reason}); {need}: {reason}"
+        )
+    if slope and not (found.alpha is not None and found.alpha > 0):
+        alpha = "undefined" if found.alpha is None else f"{found.alpha:.6g}"
+        raise ParameterError(
+            f"parameter '{name}' = {value!r} is refused before any compute: it is class {found.label} with "
+            f"σ'(0) = {alpha} ({'; '.join(found.flags)}); {need} and σ'(0) > 0: {reason}"
         )
     return value
 
@@ -125,13 +183,14 @@ def reals(
 class Parameter:
     """One chapter parameter: its kind, its allowed values and what it means.
 
-    Build one with :func:`Boolean`, :func:`Integer`, :func:`Real`, :func:`Reals` or
-    :func:`Choice`; a chapter lists them in :func:`declare`.
+    Build one with :func:`Boolean`, :func:`Integer`, :func:`Real`, :func:`Reals`, :func:`List`,
+    :func:`Choice` or :func:`Activation`; a chapter lists them in :func:`declare`.
 
     Attributes
     ----------
     kind : str
-        ``"boolean"``, ``"integer"``, ``"real"``, ``"reals"`` or ``"choice"``.
+        ``"boolean"``, ``"integer"``, ``"real"``, ``"reals"``, ``"list"``, ``"choice"`` or
+        ``"activation"``.
     meaning : str
         MyST Markdown shown in the chapter's Parameters list.
     options : dict
@@ -153,6 +212,8 @@ class Parameter:
             return "True or False"
         if self.kind == "choice":
             return "one of " + ", ".join(f"`{a}`" for a in o["allowed"])
+        if self.kind == "activation":
+            return _activation_words(o["classes"], o["smooth"], o["slope"])
         if self.kind == "integer":
             return f"integer in {_interval(o.get('lo'), o.get('hi'), False, False)}"
         span = _interval(o.get("lo"), o.get("hi"), o.get("lo_open", False), o.get("hi_open", False))
@@ -177,7 +238,7 @@ def _list(name: str, values, item: "Parameter", refusal: str | None, min_len: in
 
 
 _CHECKS = {"boolean": boolean, "integer": integer, "real": real, "reals": reals, "list": _list,
-           "choice": lambda name, value, allowed: choice(name, value, allowed)}
+           "choice": lambda name, value, allowed: choice(name, value, allowed), "activation": activation}
 
 
 def Boolean(meaning: str) -> Parameter:  # named like a class: it builds one
@@ -216,6 +277,72 @@ def List(item: Parameter, meaning: str, refusal: str | None = None, min_len: int
 def Choice(allowed: Iterable[str], meaning: str) -> Parameter:
     """One of the strings ``allowed``."""
     return Parameter("choice", meaning, {"allowed": tuple(allowed)})
+
+
+def Activation(classes: Iterable[str], meaning: str, reason: str, *, smooth: bool = True,
+               slope: bool = True) -> Parameter:
+    """An activation by registry name or expression in ``z``, of one of the universality ``classes``.
+
+    Parameters
+    ----------
+    classes : iterable of str
+        The classes (of ``"A"``, ``"B"``, ``"C"``, ``"D"``) the chapter's claims hold for.
+    meaning : str
+        MyST Markdown for the Parameters list.
+    reason : str
+        Why the chapter's claims need those classes; quoted by every refusal.
+    smooth : bool, default True
+        Refuse an activation that is not smooth at 0 (a kinked class-A σ such as ReLU included).
+    slope : bool, default True
+        Refuse σ'(0) ≤ 0 (no linear regime: the B/C escape clock ∝ α^{L−1} does not exist).
+
+    Examples
+    --------
+    >>> p = Activation(("B", "C"), "the hidden activation", "the escape law needs q = 2 or 3")
+    >>> p.check("activation", "atan(z)")
+    'atan(z)'
+    """
+    classes = tuple(classes)
+    if not classes or any(c not in CLASSES for c in classes) or len(set(classes)) != len(classes):
+        raise ParameterError(f"parameter 'classes' = {classes!r} must be distinct labels of {', '.join(CLASSES)}")
+    if not isinstance(reason, str) or not reason.strip():
+        raise ParameterError("parameter 'reason' must be a non-empty string: why the chapter needs these classes")
+    return Parameter("activation", meaning, {"classes": classes, "reason": reason, "smooth": bool(smooth),
+                                             "slope": bool(slope)})
+
+
+@functools.cache
+def _registry_by_class() -> dict[str, tuple[str, bool, bool]]:
+    """Registry name -> (class, smooth, σ'(0) > 0), computed once with the true mathematics.
+
+    Order 4 suffices for the registry (analytic functions, or kinks in the first derivative; a test
+    holds it to the default order 8) and costs a hundredth of it.
+    """
+    from ..nets import ACTIVATIONS, classify
+
+    out = {}
+    for name in ACTIVATIONS:
+        c = classify(name, max_order=4, counterfactual=False)
+        out[name] = (c.label, c.smooth, c.alpha is not None and c.alpha > 0)
+    return out
+
+
+def _activation_words(classes: tuple[str, ...], smooth: bool, slope: bool) -> str:
+    """The allowed values of an Activation parameter, with the syntax and examples (MyST Markdown)."""
+    from ..nets import EXPRESSION_EXAMPLES, EXPRESSION_FUNCTIONS
+
+    names = [n for n, (label, sm, sl) in _registry_by_class().items()
+             if label in classes and (sm or not smooth) and (sl or not slope)]
+    examples = [e for c in classes for e in EXPRESSION_EXAMPLES[c][:2]]
+    conditions = (", smooth at 0" if smooth else "") + (", with σ'(0) > 0" if slope else "")
+    return (
+        f"an activation of class {_either(classes)}{conditions}: a registry name ("
+        + ", ".join(f"`{n}`" for n in names)
+        + ") or an expression in `z`, e.g. " + ", ".join(f'`"{e}"`' for e in examples)
+        + "; an expression may use `z`, numbers, `pi`, `e`, the operators `+ - * / **` and unary `-`, and "
+        "one-argument calls of " + ", ".join(f"`{f}`" for f in EXPRESSION_FUNCTIONS)
+        + "; anything else, or an activation of another class, is refused before any compute"
+    )
 
 
 class Declaration:

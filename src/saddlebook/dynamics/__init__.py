@@ -53,6 +53,19 @@ from ._reference import (
     gradient_flow,
     reference_flow,
 )
+from ._sgd_noise import (
+    clock_spread,
+    minibatch_rates,
+    minibatch_rows,
+    random_clock_escape,
+    rate_spread,
+    row_rates,
+)
+from ._sharpness import (
+    MAX_SHARPNESS_PARAMETERS,
+    hessian,
+    sharpness,
+)
 from ._trajectory import (
     flow_states,
 )
@@ -104,4 +117,13 @@ __all__ = [
     "gd_escape",
     "gd_step_for_accuracy",
     "load_average",
+    "minibatch_rows",
+    "row_rates",
+    "minibatch_rates",
+    "rate_spread",
+    "clock_spread",
+    "random_clock_escape",
+    "hessian",
+    "sharpness",
+    "MAX_SHARPNESS_PARAMETERS",
 ]

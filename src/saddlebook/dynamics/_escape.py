@@ -243,7 +243,8 @@ class SweepConfig:
 
     def __post_init__(self):
         # Each stage reads the options the earlier ones have normalised; none computes anything.
-        self._set(activation_name=get_activation(self.activation)[0], data=P.choice("data", self.data, DATA))
+        self._set(activation_name=get_activation(self.activation, param="activation")[0],
+                  data=P.choice("data", self.data, DATA))
         self._set(**_checked_inputs(self))
         self._set(**_checked_architecture(self))
         self._set(**_checked_method(self))

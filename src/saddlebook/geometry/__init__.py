@@ -5,6 +5,7 @@ from ._manifold import (
     deviation,
     from_reduced,
     project,
+    reduced_distance,
     row_deviation,
     to_reduced,
 )
@@ -41,6 +42,7 @@ __all__ = [
     "deviation",
     "row_deviation",
     "to_reduced",
+    "reduced_distance",
     "from_reduced",
     "off_manifold",
     "distance",

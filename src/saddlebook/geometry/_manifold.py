@@ -34,7 +34,7 @@ import torch
 
 from ..errors import ParameterError
 
-__all__ = ["project", "deviation", "row_deviation", "to_reduced", "from_reduced"]
+__all__ = ["project", "deviation", "row_deviation", "to_reduced", "from_reduced", "reduced_distance"]
 
 
 def _check(weights) -> list[torch.Tensor]:
@@ -166,3 +166,46 @@ def from_reduced(w: torch.Tensor, y: torch.Tensor, widths: Sequence[int]) -> lis
         c = (y[..., k - 1] / math.sqrt(n_out * n_in)).reshape(*lead, 1, 1)
         out.append(c.expand(*lead, n_out, n_in).clone())
     return out
+
+
+def reduced_distance(weights: Sequence[torch.Tensor], w: torch.Tensor, y: torch.Tensor,
+                     direction: torch.Tensor | None = None) -> torch.Tensor:
+    """Relative distance between the reduced coordinates of ``weights`` and a reduced state.
+
+    Parameters
+    ----------
+    weights : sequence of torch.Tensor
+        ``[W_1, …, W_L]`` of a network (2-D) or a batch (3-D).
+    w : torch.Tensor
+        Reduced first-layer row, shape ``(d,)`` / ``(B, d)``; with
+        ``direction``, its one coordinate along it, shape ``(1,)`` / ``(B, 1)``.
+    y : torch.Tensor
+        y_2, …, y_L, shape ``(L−1,)`` / ``(B, L−1)``.
+    direction : torch.Tensor, optional
+        Unit vector û of shape ``(d,)``: compare with the chain whose first-layer
+        row is ``w û`` (the L-dimensional population chain).
+
+    Returns
+    -------
+    torch.Tensor
+        ‖(w_W − w, y_W − y)‖ / ‖(w, y)‖ with ``(w_W, y_W) =``
+        :func:`to_reduced` ``(weights)``, 0-d or ``(B,)``. The map is an
+        isometry onto the manifold, so this is also the relative Frobenius
+        distance between the projection of ``weights`` onto the manifold and
+        the full weights of the reduced state; the distance of ``weights`` to
+        the manifold is not included (:func:`deviation` measures it).
+    """
+    wf, yf = to_reduced(weights)
+    if direction is not None:
+        u = torch.as_tensor(direction, dtype=wf.dtype)
+        if u.shape != wf.shape[-1:] or abs(float(u.norm()) - 1.0) > 1e-12:
+            raise ParameterError(f"parameter 'direction' must be a unit vector of shape ({wf.shape[-1]},)")
+        if w.shape[-1] != 1:
+            raise ParameterError("parameter 'w' must have last dimension 1 when a 'direction' is given")
+        w = w * u
+    if w.shape != wf.shape or y.shape != yf.shape:
+        raise ParameterError(f"parameters 'w' {tuple(w.shape)} and 'y' {tuple(y.shape)} do not match the "
+                             f"reduced coordinates of 'weights', {tuple(wf.shape)} and {tuple(yf.shape)}")
+    num = ((wf - w) ** 2).sum(dim=-1) + ((yf - y) ** 2).sum(dim=-1)
+    den = (w**2).sum(dim=-1) + (y**2).sum(dim=-1)
+    return torch.sqrt(num / den)

@@ -11,6 +11,7 @@ from ._activations import (
     activation_pair,
     derivative,
     get_activation,
+    parse_activation,
     phi,
     quadratic,
 )
@@ -19,6 +20,16 @@ from ._classes import (
     ActivationClass,
     classify,
     taylor_coefficients,
+)
+from ._expressions import (
+    EXPRESSION_CONSTANTS,
+    EXPRESSION_EXAMPLES,
+    EXPRESSION_FUNCTIONS,
+    EXPRESSION_MAX_LENGTH,
+    EXPRESSION_SYNTAX,
+    Elementwise,
+    Expression,
+    parse_expression,
 )
 from ._initializers import (
     INITIALIZATIONS,
@@ -50,7 +61,16 @@ __all__ = [
     "SMOOTH",
     "quadratic",
     "get_activation",
+    "parse_activation",
     "activation_pair",
+    "Expression",
+    "Elementwise",
+    "parse_expression",
+    "EXPRESSION_FUNCTIONS",
+    "EXPRESSION_CONSTANTS",
+    "EXPRESSION_MAX_LENGTH",
+    "EXPRESSION_SYNTAX",
+    "EXPRESSION_EXAMPLES",
     "derivative",
     "phi",
     "ActivationClass",

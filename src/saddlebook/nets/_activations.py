@@ -7,10 +7,13 @@ The imbalance identity (Theorem 1) is driven by
 the failure of Euler's identity for homogeneous functions. It vanishes
 identically for the identity and (away from 0) for ReLU / leaky ReLU.
 
-Activations are referred to either by a registry name (see
-:data:`ACTIVATIONS`) or by any elementwise torch callable. Each registry entry
-(:data:`REGISTRY`) carries σ together with a fused closed form of (σ, σ′),
-which the batched gradients use (:func:`activation_pair`).
+Activations are referred to by a registry name (see :data:`ACTIVATIONS`),
+by an expression in ``z`` such as ``"atan(z)"`` or ``"z + 0.3*z**2"``
+(parsed by a whitelist, never evaluated as code: see
+:class:`saddlebook.nets.Expression`), or by any elementwise torch callable.
+Each registry entry (:data:`REGISTRY`) carries σ together with a fused closed
+form of (σ, σ′), which the batched gradients use (:func:`activation_pair`);
+an expression carries its own derivative rules.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import torch.nn.functional as F
 
 from ..book.counterfactual import active
 from ..errors import ParameterError
+from ._expressions import EXPRESSION_FUNCTIONS, EXPRESSION_SYNTAX, Expression, parse_expression
 
 __all__ = [
     "Activation",
@@ -34,6 +38,7 @@ __all__ = [
     "SMOOTH",
     "quadratic",
     "get_activation",
+    "parse_activation",
     "activation_pair",
     "derivative",
     "phi",
@@ -236,12 +241,17 @@ REGISTRY: dict[str, ActivationSpec] = {
         ActivationSpec("sigmoid", sigmoid, _sigmoid_pair),
         ActivationSpec("softplus", softplus, _softplus_pair),
         ActivationSpec("quadratic", _QUADRATIC, _quadratic_pair(_QUADRATIC.a)),
+        # The other smooth activations of torch.nn.functional with σ'(0) > 0, with the expression table's
+        # derivative rules. tanhshrink (z − tanh z, σ'(0) = 0: no linear regime) is an expression function only.
+        *(ActivationSpec(name, EXPRESSION_FUNCTIONS[name].fn, EXPRESSION_FUNCTIONS[name].pair)
+          for name in ("mish", "gelu_tanh", "logsigmoid")),
     )
 }
 """The registry: name → :class:`ActivationSpec` (σ with its fused (σ, σ'))."""
 
 ACTIVATIONS: dict[str, Activation] = {name: spec.fn for name, spec in REGISTRY.items()}
-"""Registry of named activations (``quadratic`` is z + 0.5 z²)."""
+"""Registry of named activations (``quadratic`` is z + 0.5 z²; ``gelu_tanh`` is torch's
+tanh approximation of GELU)."""
 
 SMOOTH: tuple[str, ...] = (
     "identity",
@@ -253,56 +263,98 @@ SMOOTH: tuple[str, ...] = (
     "sigmoid",
     "softplus",
     "quadratic",
+    "mish",
+    "gelu_tanh",
+    "logsigmoid",
 )
 """Registry names whose activation is smooth (analytic) at 0."""
 
 
-def get_activation(sigma: str | Activation) -> tuple[str, Activation]:
-    """Resolve an activation given by name or as a callable.
+def get_activation(sigma: str | Activation, param: str = "sigma") -> tuple[str, Activation]:
+    """Resolve an activation given by name, by expression or as a callable.
 
     Parameters
     ----------
     sigma : str or callable
-        A key of :data:`ACTIVATIONS` or any elementwise torch callable.
+        A key of :data:`ACTIVATIONS`; an expression in ``z`` such as
+        ``"atan(z)"``, ``"z*tanh(softplus(z))"`` or ``"z + 0.3*z**2"``
+        (syntax: :class:`saddlebook.nets.Expression`); or any elementwise
+        torch callable.
+    param : str, default "sigma"
+        The caller's name for this parameter, quoted by the refusals (a sweep
+        passes ``"activation"``).
 
     Returns
     -------
     name : str
-        Display name (the registry key, or the callable's ``__name__`` /
-        class name).
+        Display name: the registry key, the expression as written, or the
+        callable's ``__name__`` / class name.
     fn : callable
-        The activation function.
+        The activation function (an :class:`~saddlebook.nets.Expression` for
+        an expression).
 
     Raises
     ------
     saddlebook.errors.ParameterError
-        (a ValueError) If ``sigma`` is a string that is not a registry name.
+        (a ValueError) If ``sigma`` is a string that is neither a registry name
+        nor a valid expression; the message names ``param``, the registry
+        names and the expression syntax.
     TypeError
         If ``sigma`` is neither a string nor callable.
     """
     if isinstance(sigma, str):
-        if sigma not in ACTIVATIONS:
-            allowed = ", ".join(ACTIVATIONS)
-            raise ParameterError(
-                f"parameter 'sigma': activation '{sigma}' is unknown; allowed: {allowed} or any torch callable"
-            )
-        return sigma, ACTIVATIONS[sigma]
+        if sigma in ACTIVATIONS:
+            return sigma, ACTIVATIONS[sigma]
+        expression = parse_expression(sigma, param, tuple(ACTIVATIONS))
+        return expression.text, expression
     if callable(sigma):
         name = getattr(sigma, "__name__", None) or type(sigma).__name__
         return str(name), sigma
     raise TypeError(
-        f"parameter 'sigma' must be an activation name ({', '.join(ACTIVATIONS)}) "
-        f"or a torch callable, got {type(sigma).__name__}"
+        f"parameter '{param}' must be an activation name ({', '.join(ACTIVATIONS)}), an expression in z "
+        f"({EXPRESSION_SYNTAX}) or a torch callable, got {type(sigma).__name__}"
     )
 
 
-def activation_pair(sigma: str | Activation) -> tuple[str, Pair]:
+def parse_activation(text: str, param: str = "activation") -> Activation:
+    """The activation a chapter parameter names: a registry name or an expression in ``z``.
+
+    Parameters
+    ----------
+    text : str
+        A key of :data:`ACTIVATIONS` or an expression such as ``"atan(z)"``.
+    param : str, default "activation"
+        The parameter name quoted by the refusals.
+
+    Returns
+    -------
+    callable
+        The registry function, or an :class:`~saddlebook.nets.Expression`
+        (picklable, equal to any expression with the same normalised text).
+
+    Raises
+    ------
+    saddlebook.errors.ParameterError
+        Not a string, an unknown name, or a malformed or disallowed expression.
+    """
+    if not isinstance(text, str):
+        raise ParameterError(
+            f"parameter '{param}' = {text!r} must be a string: a registry name ({', '.join(ACTIVATIONS)}) "
+            f"or an expression in z ({EXPRESSION_SYNTAX})"
+        )
+    return get_activation(text, param)[1]
+
+
+def activation_pair(sigma: str | Activation, param: str = "sigma") -> tuple[str, Pair]:
     """σ and σ' evaluated together.
 
     Parameters
     ----------
     sigma : str or callable
-        A key of :data:`ACTIVATIONS` or an elementwise torch callable.
+        A key of :data:`ACTIVATIONS`, an expression in ``z``, or an
+        elementwise torch callable.
+    param : str, default "sigma"
+        The caller's name for this parameter, quoted by the refusals.
 
     Returns
     -------
@@ -311,16 +363,20 @@ def activation_pair(sigma: str | Activation) -> tuple[str, Pair]:
     pair : callable
         ``pair(z) -> (σ(z), σ'(z))``: the registry's closed form for a name
         (:attr:`ActivationSpec.pair`) and for a :func:`quadratic` callable;
-        for any other callable σ itself with σ' by autograd (:func:`derivative`).
+        the derivative rules of an expression (:meth:`Expression.pair`, equal
+        to autograd to round-off); for any other callable σ itself with σ' by
+        autograd (:func:`derivative`).
 
     Raises
     ------
     saddlebook.errors.ParameterError, TypeError
-        As :func:`get_activation` for an unknown name or a non-callable.
+        As :func:`get_activation` for an unknown name, a bad expression or a non-callable.
     """
-    name, fn = get_activation(sigma)
-    if isinstance(sigma, str):
+    name, fn = get_activation(sigma, param)
+    if isinstance(sigma, str) and sigma in REGISTRY:
         return name, REGISTRY[sigma].pair
+    if isinstance(fn, Expression):
+        return name, fn.pair
     a = getattr(fn, "a", None)
     if a is not None and name.startswith("quadratic"):
         return name, _quadratic_pair(a)
@@ -333,7 +389,7 @@ def derivative(sigma: str | Activation, z: torch.Tensor) -> torch.Tensor:
     Parameters
     ----------
     sigma : str or callable
-        Activation (registry name or elementwise torch callable).
+        Activation (registry name, expression in ``z`` or elementwise torch callable).
     z : torch.Tensor
         Points at which to differentiate; any shape. ``z`` need not require
         gradients.
@@ -380,7 +436,7 @@ def phi(sigma: str | Activation, z: torch.Tensor) -> torch.Tensor:
     Parameters
     ----------
     sigma : str or callable
-        Activation (registry name or elementwise torch callable).
+        Activation (registry name, expression in ``z`` or elementwise torch callable).
     z : torch.Tensor
         Points of evaluation; any shape.
 

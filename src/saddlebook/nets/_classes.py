@@ -35,7 +35,8 @@ import torch
 from .._validate import between, integer
 from ..book.counterfactual import active
 from ..errors import NotSmoothError, ParameterError
-from ._activations import ACTIVATIONS, Activation, phi
+from ._activations import ACTIVATIONS, Activation, get_activation, phi
+from ._expressions import EXPRESSION_SYNTAX
 
 __all__ = ["ActivationClass", "classify", "taylor_coefficients", "CLASS_LABELS"]
 
@@ -114,19 +115,17 @@ class ActivationClass:
 
 
 def _resolve(sigma) -> tuple[str, Activation]:
+    # Registry names and expressions in z resolve as everywhere else (get_activation).
     if isinstance(sigma, str):
-        if sigma not in ACTIVATIONS:
-            raise ParameterError(
-                f"classify: parameter 'sigma' = {sigma!r} is not a registry name; allowed names: "
-                f"{', '.join(ACTIVATIONS)}, or pass any elementwise torch callable"
-            )
-        return sigma, ACTIVATIONS[sigma]
+        try:
+            return get_activation(sigma, "sigma")
+        except ParameterError as err:
+            raise ParameterError(f"classify: {err}") from None
     if callable(sigma) and not isinstance(sigma, type):
-        name = getattr(sigma, "__name__", None) or type(sigma).__name__
-        return str(name), sigma
+        return get_activation(sigma, "sigma")
     raise TypeError(
-        f"classify: parameter 'sigma' must be an activation name ({', '.join(ACTIVATIONS)}) "
-        f"or an elementwise torch callable, got {type(sigma).__name__}"
+        f"classify: parameter 'sigma' must be an activation name ({', '.join(ACTIVATIONS)}), an expression "
+        f"in z ({EXPRESSION_SYNTAX}) or an elementwise torch callable, got {type(sigma).__name__}"
     )
 
 
@@ -215,15 +214,17 @@ def taylor_coefficients(sigma, max_order: int = 8) -> tuple[float, ...]:
     return tuple(at0[k] / math.factorial(k) + 0.0 for k in range(K + 1))
 
 
-def classify(sigma, *, max_order: int = 8, tol: float = 1e-9) -> ActivationClass:
-    """The universality class of an activation (registry name or any torch callable).
+def classify(sigma, *, max_order: int = 8, tol: float = 1e-9, counterfactual: bool = True) -> ActivationClass:
+    """The universality class of an activation (registry name, expression or any torch callable).
 
     Parameters
     ----------
     sigma : str or callable
-        A key of :data:`saddlebook.nets.ACTIVATIONS` or an elementwise
-        torch callable that keeps float64 (e.g. ``torch.sinh``,
-        ``lambda z: z + z**3``, ``torch.nn.functional.elu``).
+        A key of :data:`saddlebook.nets.ACTIVATIONS`, an expression in ``z``
+        (``"atan(z)"``, ``"z + 0.3*z**2"``; see
+        :class:`saddlebook.nets.Expression`) or an elementwise torch callable
+        that keeps float64 (e.g. ``torch.sinh``, ``lambda z: z + z**3``,
+        ``torch.nn.functional.elu``).
     max_order : int, default 8
         Highest Taylor order K examined (2 ≤ K ≤ 12). A φ_σ whose
         coefficients all vanish up to K but which is not ≡ 0 raises
@@ -236,6 +237,11 @@ def classify(sigma, *, max_order: int = 8, tol: float = 1e-9) -> ActivationClass
         with six decades to spare). The same relative ``tol`` decides
         whether one-sided derivatives jump (below) and whether φ_σ ≡ 0 on the
         test grid.
+    counterfactual : bool, default True
+        Honour the falsification run's ``phi_zero`` switch (φ_σ's Taylor
+        series taken to be 0, so every smooth σ looks like class A). Chapter
+        parameter validation passes False: refusing a parameter before any
+        compute is not part of the mathematics under test.
 
     Returns
     -------
@@ -250,7 +256,7 @@ def classify(sigma, *, max_order: int = 8, tol: float = 1e-9) -> ActivationClass
         of degree one: ELU, SELU, softsign, z + z·abs(z), ... Such a function has
         no class; nested autograd would have assigned one silently.
     saddlebook.errors.ParameterError
-        (a ValueError) Unknown registry name, non-elementwise or non-finite σ, a bad
+        (a ValueError) Unknown registry name or a refused expression, non-elementwise or non-finite σ, a bad
         ``max_order`` / ``tol``, or a leading term beyond ``max_order``.
     TypeError
         ``sigma`` is neither a name nor a callable, or fails on / does not
@@ -302,7 +308,7 @@ def classify(sigma, *, max_order: int = 8, tol: float = 1e-9) -> ActivationClass
         raise NotSmoothError(name, k, side[k][2], side[k][3], at0[k], _H_FINE)
 
     phi_taylor = [-taylor[0], 0.0] + [(k - 1) * taylor[k] for k in range(2, K + 1)]
-    if active("phi_zero"):
+    if counterfactual and active("phi_zero"):
         phi_taylor = [0.0] * len(phi_taylor)
     zero = tol * scale
     q = next((k for k, c in enumerate(phi_taylor) if abs(c) > zero), None)
@@ -327,9 +333,11 @@ def classify(sigma, *, max_order: int = 8, tol: float = 1e-9) -> ActivationClass
 
 def _derivatives_near_zero(name: str, fn: Callable, K: int) -> tuple[list[float], list[list[float]]]:
     """σ^{(k)}(0) and σ^{(k)} at (−h_c, h_c, −h_f, h_f), k = 0 … K, as Python floats."""
-    at0 = _derivatives(fn, torch.zeros(1, dtype=torch.float64), K)[:, 0]
-    pts = torch.tensor([-_H_COARSE, _H_COARSE, -_H_FINE, _H_FINE], dtype=torch.float64)
-    side = _derivatives(fn, pts, K)
+    # One nested-autograd graph for all five points (σ is elementwise): the cost of order K
+    # grows fast with the depth of σ's composition, so building it twice doubled the time.
+    pts = torch.tensor([0.0, -_H_COARSE, _H_COARSE, -_H_FINE, _H_FINE], dtype=torch.float64)
+    both = _derivatives(fn, pts, K)
+    at0, side = both[:, 0], both[:, 1:]
     if not (bool(torch.isfinite(at0).all()) and bool(torch.isfinite(side).all())):
         raise ParameterError(
             f"classify: parameter 'sigma' ({name!r}) has non-finite derivatives up to order {K} near 0"

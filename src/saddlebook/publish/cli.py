@@ -21,10 +21,16 @@ from .execute import ChapterFailed, execute
 
 
 def parse_value(text: str):
-    """A command-line value: a Python literal if it parses as one, else the string."""
+    """A command-line value: a Python literal if it parses as one, else the string.
+
+    So ``True``, ``4``, ``1e-3`` and ``[0.1, 0.05]`` become Python values, and a bare word
+    (``tanh``) or an expression (``atan(z)``, ``z + 0.3*z**2``: calls, names and operators
+    are not literals) stays the string it is. ``literal_eval`` never evaluates code; text it
+    cannot build a value from, such as ``{[]: 1}`` or deep nesting, also stays a string.
+    """
     try:
         return ast.literal_eval(text)
-    except (ValueError, SyntaxError):
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
         return text
 
 

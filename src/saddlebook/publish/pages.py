@@ -13,6 +13,7 @@ from pathlib import Path
 
 from ..book.checks import describe_bounds, format_value
 from .chapters import GENERATED, Chapter
+from .paper_figures import write_paper_figures
 
 
 def _cell(text) -> str:
@@ -338,9 +339,10 @@ def _write_if_changed(path: Path, text: str) -> Path:
 
 
 def write_generated(root: Path, chapters: list[Chapter]) -> list[Path]:
-    """Write every generated page (Verification, Provenance)."""
+    """Write every generated page (Verification, Provenance, the paper's figures)."""
     records = _records(chapters)
     return [
         _write_if_changed(root / GENERATED / "verification.md", _verification(root, records)),
         _write_if_changed(root / GENERATED / "provenance.md", provenance_markdown(root, records)),
+        write_paper_figures(root, chapters),
     ]

@@ -1,6 +1,26 @@
 """Theory: the imbalance identity (Theorem 1), closed forms for deep linear
 networks, the reduced ODE and its laws (Theorem 4, critical depth), exponent fits.
 """
+from ._beyond_flow import (
+    descent_delay_slope,
+    euler_rate_ratio,
+    threshold_gain,
+    threshold_shift,
+)
+from ._class_fits import (
+    ExponentFit,
+    correction_order,
+    eps_ceiling,
+    even_coefficient,
+    fit_exponent,
+    fit_form,
+    fit_points,
+    growth_eps_ceiling,
+    growth_window_top,
+    he_forward_growth,
+    slope_miss,
+    slope_miss_order,
+)
 from ._fits import (
     LogFit,
     PowerFit,
@@ -27,6 +47,11 @@ from ._linear import (
     saxe_mode_strength,
     two_layer_aligned_init,
     two_layer_modes_init,
+    two_layer_unbalanced_init,
+    unbalanced_escape_limit,
+    unbalanced_layers,
+    unbalanced_product,
+    unbalanced_time,
 )
 from ._reduced import (
     ReducedChain,
@@ -34,11 +59,19 @@ from ._reduced import (
     balanced_scalar,
     blowup_time,
     critical_depth_integral,
+    descent_states,
+    noise_amplification,
+    population_chain,
     quadrature_data,
     reduced_flow,
+    stable_horizon,
 )
 
 __all__ = [
+    "threshold_gain",
+    "threshold_shift",
+    "descent_delay_slope",
+    "euler_rate_ratio",
     "imbalance",
     "imbalance_rates",
     "identity_scale",
@@ -51,6 +84,11 @@ __all__ = [
     "two_layer_modes_init",
     "mode_strengths",
     "growing_mode_strength",
+    "unbalanced_product",
+    "unbalanced_time",
+    "unbalanced_layers",
+    "two_layer_unbalanced_init",
+    "unbalanced_escape_limit",
     "quadrature_data",
     "ReducedChain",
     "reduced_flow",
@@ -58,6 +96,10 @@ __all__ = [
     "blowup_time",
     "balanced_scalar",
     "critical_depth_integral",
+    "population_chain",
+    "descent_states",
+    "stable_horizon",
+    "noise_amplification",
     "loglog_slope",
     "local_slopes",
     "corrected_exponent",
@@ -67,4 +109,16 @@ __all__ = [
     "fit_log",
     "PowerFit",
     "LogFit",
+    "correction_order",
+    "slope_miss",
+    "slope_miss_order",
+    "even_coefficient",
+    "eps_ceiling",
+    "fit_exponent",
+    "fit_form",
+    "fit_points",
+    "growth_eps_ceiling",
+    "growth_window_top",
+    "he_forward_growth",
+    "ExponentFit",
 ]

@@ -3,6 +3,11 @@
 Saxe, McClelland & Ganguli (2014, arXiv:1312.6120): with whitened inputs and
 a balanced small initialization, each singular mode of a two-layer linear
 network follows the logistic law u̇ = 2u(s − u)/τ.
+
+Kunin et al. (2024, arXiv:2406.06158): exact solutions for *unbalanced*
+starts; here re-derived for one hidden unit, f(x) = a (w·x), whose conserved
+imbalance λ = a² − ‖w‖² turns the law into ṗ = √(λ² + 4p²)(β − p)
+(:func:`unbalanced_product`, :func:`unbalanced_time`).
 """
 
 from __future__ import annotations
@@ -22,6 +27,11 @@ __all__ = [
     "two_layer_modes_init",
     "mode_strengths",
     "growing_mode_strength",
+    "unbalanced_product",
+    "unbalanced_time",
+    "unbalanced_layers",
+    "two_layer_unbalanced_init",
+    "unbalanced_escape_limit",
 ]
 
 
@@ -259,3 +269,232 @@ def growing_mode_strength(weights0, u: torch.Tensor, v: torch.Tensor) -> torch.T
         raise ParameterError("parameters 'weights0', 'u', 'v' have inconsistent shapes")
     grow = w1 @ v + w2.T @ u
     return 0.25 * (grow * grow).sum(dim=0)
+
+
+# Unbalanced two-layer linear network with one hidden unit (class A beyond Saxe).
+#
+# f(x) = a (w·x) on whitened inputs with the target β v·x (v a unit vector):
+# 𝓛 = ½‖a w − β v‖², ẇ = a(βv − a w), ȧ = w·(βv − a w). Then d(a²)/dt and
+# d‖w‖²/dt are both 2aβ(w·v) − 2a²‖w‖², so λ = a² − ‖w‖² is conserved. For
+# w = s v the time change dτ = (β − as) dt makes the flow linear (s' = a,
+# a' = s), so Z = (a + s)² = Z(0) e^{2τ}; with p = as = (Z − λ²/Z)/4 the
+# equation dt = dZ / (2Z(β − p)) has partial fractions with the roots
+# Z± = 2β ± ρ, ρ = √(4β² + λ²), of Z² − 4βZ − λ², and integrates to
+# (Z₊ − Z)/(Z − Z₋) = K e^{−ρt}. This is Kunin et al. (2024, arXiv:2406.06158)
+# re-derived for the minimal model; λ = 0 gives Saxe's logistic law.
+
+
+def _unbalanced_args(beta, p0, lam) -> tuple[float, float, float]:
+    beta = positive("beta", beta)
+    p0 = positive("p0", p0)
+    if isinstance(lam, bool) or not isinstance(lam, (int, float, np.floating, np.integer)) or not math.isfinite(lam):
+        raise ParameterError(f"parameter 'lam' must be a finite real number, got {lam!r}")
+    if not p0 < beta:
+        raise ParameterError(f"parameter 'p0' = {p0!r} must lie in (0, beta = {beta!r})")
+    return beta, p0, float(lam)
+
+
+def _z_of_p(p, lam: float):
+    """Z = (a + s)² from p = as and λ: the positive root of Z² − 4pZ − λ² = 0."""
+    return 2.0 * p + np.sqrt(4.0 * p * p + lam * lam)
+
+
+def _roots(beta: float, p0: float, lam: float) -> tuple[float, float, float, float]:
+    """ρ, Z₊, Z₋ and the constant K of (Z₊ − Z)/(Z − Z₋) = K e^{−ρt}."""
+    rho = math.sqrt(4.0 * beta * beta + lam * lam)
+    z_plus = 2.0 * beta + rho
+    z_minus = -lam * lam / z_plus  # = 2β − ρ without the cancellation at small λ
+    z0 = float(_z_of_p(p0, lam))
+    return rho, z_plus, z_minus, (z_plus - z0) / (z0 - z_minus)
+
+
+def unbalanced_product(t, beta: float, p0: float, lam: float) -> np.ndarray:
+    """Product p(t) = a(t) s(t) of an unbalanced one-unit linear network (Kunin et al. 2024).
+
+    Solves ṗ = √(λ² + 4p²) (β − p), p(0) = p₀, the flow of f(x) = a (w·x) with
+    w = s v on whitened inputs and the target β v·x, at conserved imbalance
+    λ = a² − ‖w‖²:
+
+    .. math:: p = \\frac{Z - \\lambda^2/Z}{4},\\qquad
+              Z(t) = \\frac{Z_+ + K e^{-\\rho t} Z_-}{1 + K e^{-\\rho t}},\\qquad
+              K = \\frac{Z_+ - Z_0}{Z_0 - Z_-},
+
+    with ρ = √(4β² + λ²), Z± = 2β ± ρ, Z₀ = 2p₀ + √(4p₀² + λ²) and Z = (a + s)².
+
+    Parameters
+    ----------
+    t : array_like
+        Flow times ≥ 0.
+    beta : float
+        Target strength β > 0.
+    p0 : float
+        Initial product a(0) s(0), in (0, β).
+    lam : float
+        Imbalance λ = a² − ‖w‖² (any real; λ > 0: the readout is the larger layer).
+
+    Returns
+    -------
+    numpy.ndarray
+        p(t), float64, same shape as ``t``. For λ = 0 this is
+        :func:`saxe_mode_strength` (s = β, u₀ = p₀); it depends on λ only through λ².
+
+    Raises
+    ------
+    saddlebook.errors.ParameterError
+        ``beta`` ≤ 0, ``p0`` outside (0, β), a non-finite ``lam`` or a negative or non-finite time.
+    """
+    beta, p0, lam = _unbalanced_args(beta, p0, lam)
+    t = np.asarray(t, dtype=np.float64)
+    if not np.all(np.isfinite(t)) or np.any(t < 0):
+        raise ParameterError("parameter 't' must contain only finite times >= 0")
+    rho, z_plus, z_minus, k = _roots(beta, p0, lam)
+    e = k * np.exp(-rho * t)
+    z = (z_plus + e * z_minus) / (1.0 + e)
+    return (z - lam * lam / z) / 4.0
+
+
+def unbalanced_time(p, beta: float, p0: float, lam: float):
+    """Time at which the product of :func:`unbalanced_product` reaches ``p``.
+
+    Parameters
+    ----------
+    p : float or array_like
+        Target values in [p₀, β).
+    beta, p0, lam : float
+        As in :func:`unbalanced_product`.
+
+    Returns
+    -------
+    float or numpy.ndarray
+        t(p) = ln[K (Z(p) − Z₋) / (Z₊ − Z(p))] / ρ; e.g. the half-way time at
+        p = β/2, which for λ = 0 is :func:`saxe_half_time` and for |λ| → ∞
+        behaves as ln(2(1 − p₀/β)) / |λ| (the lazy limit ṗ ≈ |λ|(β − p)).
+
+    Raises
+    ------
+    saddlebook.errors.ParameterError
+        Bad ``beta``, ``p0``, ``lam``, or ``p`` outside [p₀, β).
+    """
+    beta, p0, lam = _unbalanced_args(beta, p0, lam)
+    q = np.asarray(p, dtype=np.float64)
+    if not np.all(np.isfinite(q)) or np.any(q < p0) or np.any(q >= beta):
+        raise ParameterError(f"parameter 'p' must lie in [p0 = {p0!r}, beta = {beta!r})")
+    rho, z_plus, z_minus, k = _roots(beta, p0, lam)
+    z = _z_of_p(q, lam)
+    out = np.log(k * (z - z_minus) / (z_plus - z)) / rho
+    return float(out) if np.ndim(out) == 0 else out
+
+
+def unbalanced_layers(t, beta: float, p0: float, lam: float) -> tuple[np.ndarray, np.ndarray]:
+    """Layer values a(t) > 0 and s(t) > 0 of the unbalanced one-unit network.
+
+    Parameters
+    ----------
+    t : array_like
+        Flow times ≥ 0.
+    beta, p0, lam : float
+        As in :func:`unbalanced_product`.
+
+    Returns
+    -------
+    a, s : numpy.ndarray
+        From a² + s² = √(λ² + 4p²) and a² − s² = λ (both layers start
+        positive and stay so: p > 0 throughout). At t = 0 they are the
+        start of :func:`two_layer_unbalanced_init`.
+    """
+    p = unbalanced_product(t, beta, p0, lam)
+    q = np.sqrt(lam * lam + 4.0 * p * p)
+    # For λ of either sign compute the smaller square as 2p²/(q + |λ|): no cancellation.
+    big, small = np.sqrt((q + abs(lam)) / 2.0), np.sqrt(2.0 * p * p / (q + abs(lam)))
+    return (big, small) if lam >= 0 else (small, big)
+
+
+def two_layer_unbalanced_init(v: torch.Tensor, p0: float, lam: float,
+                              dtype: torch.dtype | None = None) -> list[torch.Tensor]:
+    """Aligned one-unit start ``[W_1, W_2] = [s₀ vᵀ, [[a₀]]]`` with product p₀ and imbalance λ.
+
+    Parameters
+    ----------
+    v : torch.Tensor
+        Unit teacher direction, shape ``(d,)``.
+    p0 : float
+        Initial product a₀ s₀ > 0.
+    lam : float
+        Imbalance λ = a₀² − s₀² = ‖W_2‖² − ‖W_1‖² (:func:`imbalance` of the pair).
+    dtype : torch.dtype, optional
+        Defaults to the dtype of ``v`` if floating, else float64.
+
+    Returns
+    -------
+    list of torch.Tensor
+        ``W_1`` of shape ``(1, d)`` and ``W_2`` of shape ``(1, 1)``.
+    """
+    beta = 2.0 * positive("p0", p0)  # any β > p₀ gives the same start
+    a0, s0 = unbalanced_layers(0.0, beta, p0, lam)
+    w1, w2 = two_layer_aligned_init(v, 1.0, hidden=1, dtype=dtype)
+    return [float(s0) * w1, float(a0) * w2]
+
+
+def unbalanced_escape_limit(lam: float, beta: float, theta0: float, fraction: float,
+                            loss0: float | None = None) -> float:
+    """Leading-order escape time of a one-unit linear network started off the teacher direction.
+
+    The flow of f(x) = a (w·x) on whitened inputs with the target β v·x, the
+    first-layer row at angle θ₀ from v, in the two limits of the imbalance
+    λ = a² − ‖w‖² (derived in chapter 01):
+
+    - λ → +∞ (lazy): a ≈ √λ stays put and the end-to-end map u = a w obeys
+      u̇ ≈ λ(βv − u), a linear model; the loss falls as e^{−2λt} whatever θ₀,
+      so it reaches ``fraction`` of its start at t = ln(1/fraction)/(2λ).
+    - λ → −∞ (rotation): ‖w‖² ≈ |λ| stays put, a relaxes at rate |λ| to
+      β(w·v)/‖w‖² (the fixed-feature fit, loss ½β² sin²θ), and then w turns
+      on its sphere, θ̇ = −(β²/2|λ|) sin 2θ, i.e. tan θ = tan θ₀ e^{−β²t/|λ|};
+      the loss reaches ``fraction`` × loss(0) when sin²θ = 2·fraction·loss(0)/β², at
+      t = |λ| ln(tan θ₀ / tan θ_f) / β².
+
+    Parameters
+    ----------
+    lam : float
+        Imbalance λ ≠ 0 (its sign selects the limit).
+    beta : float
+        Target strength β > 0.
+    theta0 : float
+        Initial angle between the first-layer row and v, in radians, in (0, π/2).
+    fraction : float
+        Escape threshold as a fraction of loss(0), in (0, 1).
+    loss0 : float, optional
+        Initial loss (default ½β², the small-initialization value); used by the
+        λ < 0 limit only.
+
+    Returns
+    -------
+    float
+        The leading-order escape time; relative corrections are O(β²/λ²)
+        (for λ < 0: the readout's lag behind its optimum, the part a² of
+        ‖w‖², and the fast first phase, which lasts O(1/|λ|)).
+
+    Raises
+    ------
+    saddlebook.errors.ParameterError
+        λ = 0 or not finite, bad ``beta``, ``theta0`` or ``fraction``, or (λ < 0) a
+        threshold the fixed-feature fit already reaches (sin²θ₀ ≤ 2·fraction·loss(0)/β²).
+    """
+    if isinstance(lam, bool) or not isinstance(lam, (int, float, np.floating, np.integer)) \
+            or not math.isfinite(lam) or lam == 0:
+        raise ParameterError(f"parameter 'lam' must be a finite real number != 0, got {lam!r}")
+    beta = positive("beta", beta)
+    theta0 = positive("theta0", theta0)
+    if not theta0 < math.pi / 2:
+        raise ParameterError(f"parameter 'theta0' = {theta0!r} must lie in (0, pi/2)")
+    fraction = positive("fraction", fraction)
+    if not fraction < 1:
+        raise ParameterError(f"parameter 'fraction' = {fraction!r} must lie in (0, 1)")
+    if lam > 0:
+        return math.log(1.0 / fraction) / (2.0 * lam)
+    loss0 = 0.5 * beta * beta if loss0 is None else positive("loss0", loss0)
+    sin2 = 2.0 * fraction * loss0 / (beta * beta)
+    if not sin2 < math.sin(theta0) ** 2:
+        raise ParameterError(f"parameters 'theta0', 'fraction': the fixed-feature fit (loss fraction "
+                             f"{math.sin(theta0) ** 2 * beta * beta / (2 * loss0):.3g}) is already below the threshold")
+    theta_f = math.asin(math.sqrt(sin2))
+    return -lam * math.log(math.tan(theta0) / math.tan(theta_f)) / (beta * beta)

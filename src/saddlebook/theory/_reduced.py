@@ -49,6 +49,10 @@ __all__ = [
     "blowup_time",
     "balanced_scalar",
     "critical_depth_integral",
+    "population_chain",
+    "descent_states",
+    "stable_horizon",
+    "noise_amplification",
 ]
 
 
@@ -364,3 +368,187 @@ def critical_depth_integral(eps, theta: float, r: int):
     else:
         out = (e ** (-(r - 2)) - theta ** (-(r - 2))) / (r - 2)
     return float(out) if np.ndim(out) == 0 else out
+
+
+def population_chain(sigma, teacher, width: int, n_nodes: int = 160, observable: str = "loss") -> ReducedChain:
+    """The L-dimensional reduced chain of the population loss.
+
+    Parameters
+    ----------
+    sigma : str or callable
+        Activation.
+    teacher : LinearTeacher or SingleIndexTeacher
+        Target depending on x only through v·x, x ~ N(0, I_d).
+    width : int
+        Hidden width N of the full network (≥ 1).
+    n_nodes : int, default 160
+        Gauss–Hermite nodes (:func:`quadrature_data`).
+    observable : {"loss", "moment"}, default "loss"
+
+    Returns
+    -------
+    ReducedChain
+        On one-dimensional inputs ξ_k: its first parameter is the coordinate
+        w·v̂ of shape ``(B, 1)``, so a state is ``[w·v̂, y_2, …, y_L]``, L
+        numbers.
+
+    Notes
+    -----
+    With the first-layer row along v̂ every population expectation is over
+    ξ = v̂·x alone, and E[g(ξ) x] = E[g(ξ) ξ] v̂ (the components of x
+    orthogonal to v̂ have mean zero and are independent of ξ): the gradient
+    keeps the row along v̂, for the flow and for every gradient-descent step.
+    On a finite sample the orthogonal part of Σ_i π_i g_i x_i does not
+    vanish and the row turns: the reduced state is w ∈ R^d plus y_2, …, y_L.
+    """
+    x, y, pi = quadrature_data(teacher, n_nodes)
+    v = teacher.v.to(torch.float64)
+    xi = x @ (v / v.norm())
+    return ReducedChain(sigma, xi[:, None], y, width, pi, observable)
+
+
+def descent_states(problem, params: Sequence[torch.Tensor], eta: float, n_steps: int,
+                   every: int = 1) -> list[list[torch.Tensor]]:
+    """The states of fixed-step gradient descent on a problem, every ``every`` steps.
+
+    Parameters
+    ----------
+    problem : object
+        A problem of the protocol (``NetworkBatch``, :class:`ReducedChain`).
+    params : list of torch.Tensor
+        Batched initial parameters, each ``(B, ...)``.
+    eta : float
+        Step size η > 0 (step k is at flow time η k).
+    n_steps : int
+        Number of steps (≥ 1), a multiple of ``every``.
+    every : int, default 1
+        Record every this many steps.
+
+    Returns
+    -------
+    list of list of torch.Tensor
+        ``n_steps // every + 1`` states (copies), step 0 first.
+
+    Notes
+    -----
+    Runs :func:`saddlebook.dynamics.descend` ``every`` steps at a time (its
+    divergence rule applies, relative to the loss at the start of each
+    stretch); the iterates are exactly those of one long run.
+    """
+    from ..dynamics._descent import descend  # dynamics imports this module: import on use
+
+    n_steps = _positive_int("n_steps", n_steps)
+    every = _positive_int("every", every)
+    if n_steps % every:
+        raise ParameterError(f"parameter 'n_steps' = {n_steps} must be a multiple of 'every' = {every}")
+    state = [p.detach().clone() for p in params]
+    states = [state]
+    for _ in range(n_steps // every):
+        state = descend(problem, state, eta, t_max=every * eta).final
+        states.append(state)
+    return states
+
+
+def _positive_int(name, v) -> int:
+    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
+        raise ParameterError(f"parameter '{name}' = {v!r} must be an integer >= 1")
+    return int(v)
+
+
+def stable_horizon(problem, params: Sequence[torch.Tensor], eta: float, n_steps: int, rtol: float = 1e-10) -> int:
+    """Number of gradient-descent steps before the loss first rises.
+
+    Parameters
+    ----------
+    problem : object
+        A problem of the protocol (``NetworkBatch``, :class:`ReducedChain`).
+    params : list of torch.Tensor
+        Batched initial parameters, each ``(B, ...)``.
+    eta : float
+        Step size η > 0.
+    n_steps : int
+        Steps to examine (≥ 1).
+    rtol : float, default 1e-10
+        A rise counts when 𝓛_{k+1} > (1 + rtol) 𝓛_k (round-off alone moves
+        the loss by far less).
+
+    Returns
+    -------
+    int
+        The largest k ≤ ``n_steps`` such that the loss falls (or stays) at
+        every step before k, over all runs of the batch.
+
+    Notes
+    -----
+    Gradient descent lowers the loss at every step while η is below
+    2 / (the largest curvature along its path). After an escape the curvature
+    grows; a step that overshoots makes the loss rise, and from there the
+    iteration amplifies small differences, round-off included, by large
+    factors, so two exact implementations of the same map agree to round-off
+    only up to this horizon.
+    """
+    from ..dynamics._descent import descend  # dynamics imports this module: import on use
+
+    n_steps = _positive_int("n_steps", n_steps)
+    if isinstance(rtol, bool) or not isinstance(rtol, (int, float)) or not (math.isfinite(rtol) and rtol >= 0):
+        raise ParameterError(f"parameter 'rtol' = {rtol!r} must be a finite real number >= 0")
+    history = descend(problem, params, eta, t_max=n_steps * eta, record_every=1).history
+    horizon = n_steps
+    for h in history:
+        up = np.nonzero(h["loss"][1:] > h["loss"][:-1] * (1.0 + rtol))[0]
+        if up.size:
+            horizon = min(horizon, int(up[0]))
+    return horizon
+
+
+def noise_amplification(problem, params: Sequence[torch.Tensor], eta: float, n_steps: int, every: int = 1,
+                        delta: float = 1e-12, seed: int = 0) -> float:
+    """How much gradient descent amplifies small errors made along its path.
+
+    Parameters
+    ----------
+    problem : object
+        A problem of the protocol (one run, B = 1, is the intended use).
+    params : list of torch.Tensor
+        Batched initial parameters.
+    eta : float
+        Step size η > 0.
+    n_steps : int
+        Steps (≥ 1), a multiple of ``every``.
+    every : int, default 1
+        A perturbation is injected every this many steps.
+    delta : float, default 1e-12
+        Relative size of each injected perturbation (small enough for the
+        response to stay linear, large against round-off).
+    seed : int, default 0
+        Seed of the random perturbation directions.
+
+    Returns
+    -------
+    float
+        max_k ‖θ̃_k − θ_k‖ / (δ ‖θ_k‖) over the recorded states, where θ̃ is
+        the run with a random relative perturbation of size δ added to the
+        state every ``every`` steps. Round-off that adds an error of relative
+        size e per step therefore ends, in the linear regime, within about
+        ``every · e`` times this number of the exact iterates: unlike the
+        response to a perturbed start, it counts errors made late, in
+        directions that contracted before (on the plateau) and grow after
+        the escape.
+    """
+    from ..dynamics._descent import descend  # dynamics imports this module: import on use
+
+    delta = float(delta)
+    if not (math.isfinite(delta) and delta > 0):
+        raise ParameterError(f"parameter 'delta' = {delta!r} must be a finite real number > 0")
+    states = descent_states(problem, params, eta, n_steps, every)
+    gen = torch.Generator().manual_seed(_positive_int("seed", seed + 1) - 1)
+    twin, worst = [p.detach().clone() for p in params], 0.0
+    for k in range(1, len(states)):
+        norm = math.sqrt(sum(float((p**2).sum()) for p in twin))
+        noise = [torch.randn(p.shape, generator=gen, dtype=p.dtype) for p in twin]
+        scale = delta * norm / math.sqrt(sum(float((z**2).sum()) for z in noise))
+        twin = descend(problem, [p + scale * z for p, z in zip(twin, noise)], eta, t_max=every * eta).final
+        ref = states[k]
+        gap = math.sqrt(sum(float(((a - b) ** 2).sum()) for a, b in zip(twin, ref)))
+        worst = max(worst, gap / math.sqrt(sum(float((b**2).sum()) for b in ref)))
+    return worst / delta
