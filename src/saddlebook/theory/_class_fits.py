@@ -10,7 +10,7 @@ scale y, so the network's output is α^{L−1}G·(linear part)·(1 + O(y²)) plu
 
 with correction order k = 2 for class B and k = 1 for class C: the even part
 enters the gradient E[(y_target − ŷ) ∂ŷ/∂θ] through the even moment
-E[y_target x xᵀ] of the data, |β| ≲ (2|s₂|/α)·‖E[y x xᵀ]‖₂/‖E[y x]‖
+E[y_target x xᵀ] of the data, abs(β) ≲ (2 abs(s₂)/α)·‖E[y x xᵀ]‖₂/‖E[y x]‖
 (:func:`even_coefficient`). For an odd target under a symmetric input
 distribution (the Gaussian population) that moment vanishes and class C falls
 back to k = 2 (``parity_cancels=True``); on a finite sample it is O(n^{−1/2}).
@@ -18,9 +18,9 @@ back to k = 2 (``parity_cancels=True``); on a finite sample it is O(n^{−1/2}).
 Integrating, τΓ_eff = ε^{−(r−2)}/(r−2) − β ε^{−(r−2−k)}/(r−2−k) + … + const,
 so the local slope d log τ/d log ε misses −(r−2) by
 
-    |β| k (r−2) ε^k / (r−2−k)          (r − 2 > k),
-    |β| (r−2) ε^k (k log(1/ε) − 1)     (r − 2 = k),
-    |β| (r−2) ε^{r−2} / (k − r + 2)    (r − 2 < k: it joins the offset),
+    abs(β) k (r−2) ε^k / (r−2−k)          (r − 2 > k),
+    abs(β) (r−2) ε^k (k log(1/ε) − 1)     (r − 2 = k),
+    abs(β) (r−2) ε^{r−2} / (k − r + 2)    (r − 2 < k: it joins the offset),
 
 (:func:`slope_miss`): the finite-ε bias of a fitted exponent is first order in ε
 for class C and second order for class B, on top of the class-independent
@@ -140,7 +140,7 @@ def slope_miss(order: int, coefficient: float, eps, r: int):
     order : int
         k.
     coefficient : float
-        |β| (for class C, :func:`even_coefficient`).
+        abs(β) (for class C, :func:`even_coefficient`).
     eps : float or array_like
         Scales, 0 < ε < 1.
     r : int
@@ -149,8 +149,8 @@ def slope_miss(order: int, coefficient: float, eps, r: int):
     Returns
     -------
     float or numpy.ndarray
-        |β| k (r−2) ε^k / (r−2−k) for r − 2 > k; |β| (r−2) ε^k (k log(1/ε) − 1) for
-        r − 2 = k; |β| (r−2) ε^{r−2} / (k − r + 2) for r − 2 < k (the correction then
+        abs(β) k (r−2) ε^k / (r−2−k) for r − 2 > k; abs(β) (r−2) ε^k (k log(1/ε) − 1) for
+        r − 2 = k; abs(β) (r−2) ε^{r−2} / (k − r + 2) for r − 2 < k (the correction then
         integrates to a constant and joins the offset).
     """
     k, r = _check_order(order), _check_r(r)
@@ -195,7 +195,7 @@ def eps_ceiling(order: int, coefficient: float, r: int, budget: float) -> float:
 
 
 def even_coefficient(cls, x, y) -> float:
-    """Bound on the class-C correction coefficient: (2|s₂|/α) ‖Ê[y x xᵀ]‖₂ / ‖Ê[y x]‖.
+    """Bound on the class-C correction coefficient: (2 abs(s₂)/α) ‖Ê[y x xᵀ]‖₂ / ‖Ê[y x]‖.
 
     Parameters
     ----------

@@ -367,8 +367,8 @@ def unbalanced_time(p, beta: float, p0: float, lam: float):
     -------
     float or numpy.ndarray
         t(p) = ln[K (Z(p) − Z₋) / (Z₊ − Z(p))] / ρ; e.g. the half-way time at
-        p = β/2, which for λ = 0 is :func:`saxe_half_time` and for |λ| → ∞
-        behaves as ln(2(1 − p₀/β)) / |λ| (the lazy limit ṗ ≈ |λ|(β − p)).
+        p = β/2, which for λ = 0 is :func:`saxe_half_time` and for abs(λ) → ∞
+        behaves as ln(2(1 − p₀/β)) / abs(λ) (the lazy limit ṗ ≈ abs(λ)(β − p)).
 
     Raises
     ------
@@ -404,7 +404,7 @@ def unbalanced_layers(t, beta: float, p0: float, lam: float) -> tuple[np.ndarray
     """
     p = unbalanced_product(t, beta, p0, lam)
     q = np.sqrt(lam * lam + 4.0 * p * p)
-    # For λ of either sign compute the smaller square as 2p²/(q + |λ|): no cancellation.
+    # For λ of either sign compute the smaller square as 2p²/(q + abs(λ)): no cancellation.
     big, small = np.sqrt((q + abs(lam)) / 2.0), np.sqrt(2.0 * p * p / (q + abs(lam)))
     return (big, small) if lam >= 0 else (small, big)
 
@@ -446,11 +446,11 @@ def unbalanced_escape_limit(lam: float, beta: float, theta0: float, fraction: fl
     - λ → +∞ (lazy): a ≈ √λ stays put and the end-to-end map u = a w obeys
       u̇ ≈ λ(βv − u), a linear model; the loss falls as e^{−2λt} whatever θ₀,
       so it reaches ``fraction`` of its start at t = ln(1/fraction)/(2λ).
-    - λ → −∞ (rotation): ‖w‖² ≈ |λ| stays put, a relaxes at rate |λ| to
+    - λ → −∞ (rotation): ‖w‖² ≈ abs(λ) stays put, a relaxes at rate abs(λ) to
       β(w·v)/‖w‖² (the fixed-feature fit, loss ½β² sin²θ), and then w turns
-      on its sphere, θ̇ = −(β²/2|λ|) sin 2θ, i.e. tan θ = tan θ₀ e^{−β²t/|λ|};
+      on its sphere, θ̇ = −(β²/2 abs(λ)) sin 2θ, i.e. tan θ = tan θ₀ e^{−β²t/abs(λ)};
       the loss reaches ``fraction`` × loss(0) when sin²θ = 2·fraction·loss(0)/β², at
-      t = |λ| ln(tan θ₀ / tan θ_f) / β².
+      t = abs(λ) ln(tan θ₀ / tan θ_f) / β².
 
     Parameters
     ----------
@@ -471,7 +471,7 @@ def unbalanced_escape_limit(lam: float, beta: float, theta0: float, fraction: fl
     float
         The leading-order escape time; relative corrections are O(β²/λ²)
         (for λ < 0: the readout's lag behind its optimum, the part a² of
-        ‖w‖², and the fast first phase, which lasts O(1/|λ|)).
+        ‖w‖², and the fast first phase, which lasts O(1/abs(λ))).
 
     Raises
     ------
