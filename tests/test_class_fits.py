@@ -94,6 +94,23 @@ def test_even_coefficient():
         cf.even_coefficient(sb.classify("identity"), x, y)
 
 
+def test_even_coefficient_along_the_moment():
+    x = sb.gaussian_inputs(400, 3, seed=0)
+    y = torch.tanh(x[:, 0])
+    c = sb.classify("gelu")
+    m = x.T @ y / 400
+    u = m / m.norm()
+    even = torch.einsum("i,ij,ik->jk", y, x, x) / 400
+    expected = 2 / math.sqrt(2 * math.pi) / 0.5 * abs(float(u @ even @ u)) / float(m.norm())
+    assert cf.even_coefficient(c, x, y, direction="moment") == pytest.approx(expected, rel=1e-12)
+    assert cf.even_coefficient(c, x, y, direction="moment") <= cf.even_coefficient(c, x, y)
+    # An even part across the moment direction moves the bound, not the aligned form (to first order).
+    tilted = y + 0.5 * (x[:, 1] ** 2 - 1)
+    assert cf.even_coefficient(c, x, tilted) > 3 * cf.even_coefficient(c, x, tilted, direction="moment")
+    with pytest.raises(ParameterError, match="'direction' = 'up' must be 'any' or 'moment'"):
+        cf.even_coefficient(c, x, y, direction="up")
+
+
 def test_he_forward_growth():
     x = sb.gaussian_inputs(256, 8, seed=0)
     widths = [8] + [16] * 7 + [1]

@@ -112,10 +112,21 @@ def test_activation_documentation_shows_the_syntax_and_examples():
 def test_the_documented_registry_classes_equal_the_full_classification():
     from saddlebook.nets import ACTIVATIONS, classify
 
-    for name, (label, smooth, slope) in P._registry_by_class().items():
+    for name, (label, smooth, slope, _) in P._registry_by_class().items():
         c = classify(name)
         assert (label, smooth, slope) == (c.label, c.smooth, c.alpha is not None and c.alpha > 0), name
     assert set(P._registry_by_class()) == set(ACTIVATIONS)
+    odd = {name for name, entry in P._registry_by_class().items() if entry[3]}
+    assert {"tanh", "sin", "erf", "identity"} <= odd and not odd & {"gelu", "silu", "softplus", "quadratic"}
+
+
+def test_an_odd_activation_parameter_refuses_an_even_part():
+    p = P.Activation(("B",), "the hidden activation", "the claims use sigma(-z) = -sigma(z)", odd=True)
+    assert p.check("activation", "atan(z)") == "atan(z)"
+    assert p.check("activation", "z - z**3/3 + z**5/10") == "z - z**3/3 + z**5/10"
+    with pytest.raises(P.ParameterError, match=r"'activation' = 'z - z\*\*3/3 \+ z\*\*4/10' .* not odd"):
+        p.check("activation", "z - z**3/3 + z**4/10")
+    assert ", odd: a registry name (`tanh`, `sin`, `erf`)" in p.allowed()
 
 
 def test_command_line_values_keep_expressions_as_strings():

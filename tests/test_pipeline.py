@@ -110,6 +110,25 @@ def test_execute_cache_and_failure_keeps_last_good(book):
     assert "overridden from the command line" in text and "remove-cell" in text
 
 
+def test_a_glued_numpy_scalar_fails_the_chapter_and_keeps_last_good(book):
+    ch = Chapter(book, "01-toy")
+    execute(ch)
+    before = ch.executed().read_bytes()
+    source = ch.source.read_text()
+    ch.source.write_text(source + textwrap.dedent("""
+        ```{code-cell} ipython3
+        import numpy as np
+        from myst_nb import glue
+        glue("fine", 0.5, display=False)
+        glue("raw-scalar", np.float64(0.5), display=False)
+        ```
+        """))
+    with pytest.raises(ChapterFailed, match=r"glued numpy scalars \['raw-scalar'\]"):
+        execute(ch)
+    assert ch.executed().read_bytes() == before
+    assert not list(ch.executed().parent.glob(".*")), "temporary files left behind"
+
+
 def test_cache_key_tracks_source_and_parameters(book):
     ch = Chapter(book, "01-toy")
     k1 = cache_key(ch, {"value": 1.0})

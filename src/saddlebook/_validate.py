@@ -91,7 +91,7 @@ def integer(name: str, value, lo: int, hi: int | None = None) -> int:
     name : str
         Parameter name used in the error message.
     value : int
-        The value to check; bool and numpy integers are refused.
+        The value to check; a numpy integer is converted, a bool is refused.
     lo : int
         Smallest allowed value.
     hi : int, optional
@@ -106,10 +106,11 @@ def integer(name: str, value, lo: int, hi: int | None = None) -> int:
     saddlebook.errors.ParameterError
         If ``value`` is not an int in range.
     """
-    if isinstance(value, bool) or not isinstance(value, int) or value < lo or (hi is not None and value > hi):
+    is_int = isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+    if not is_int or value < lo or (hi is not None and value > hi):
         span = f">= {lo}" if hi is None else f"in [{lo}, {hi}]"
         raise ParameterError(f"parameter '{name}' = {value!r} must be an integer {span}")
-    return value
+    return int(value)
 
 
 def between(name: str, value, lo: float, hi: float) -> float:

@@ -61,7 +61,7 @@ def _either(labels) -> str:
 
 
 def activation(name: str, value, classes: tuple[str, ...], reason: str, smooth: bool = True,
-               slope: bool = True) -> str:
+               slope: bool = True, odd: bool = False) -> str:
     """``value`` must name an activation of one of ``classes``: a registry name or an expression in ``z``.
 
     The text is parsed (:func:`saddlebook.nets.parse_activation`, a whitelist) and
@@ -70,9 +70,10 @@ def activation(name: str, value, classes: tuple[str, ...], reason: str, smooth: 
     Refused, naming the parameter, the class found and ``reason``: a class
     outside ``classes``; with ``smooth``, an activation that is not smooth at 0
     (ReLU, abs, ELU, softsign, ...); with ``slope``, σ'(0) ≤ 0 (no linear
-    regime at the origin). Returns ``value`` unchanged (a string, for papermill).
+    regime at the origin); with ``odd``, σ(−z) ≠ −σ(z) on [−4, 4] beyond
+    round-off. Returns ``value`` unchanged (a string, for papermill).
     """
-    from ..nets import classify, parse_activation  # deferred: nets imports this package
+    from ..nets import classify, get_activation, parse_activation  # deferred: nets imports this package
 
     need = f"this chapter's claims need {'a smooth ' if smooth else 'an '}activation of class {_either(classes)}"
     fn = parse_activation(value, name)
@@ -101,7 +102,21 @@ def activation(name: str, value, classes: tuple[str, ...], reason: str, smooth: 
             f"parameter '{name}' = {value!r} is refused before any compute: it is class {found.label} with "
             f"σ'(0) = {alpha} ({'; '.join(found.flags)}); {need} and σ'(0) > 0: {reason}"
         )
+    gap = _odd_gap(get_activation(value, param=name)[1]) if odd else 0.0
+    if not gap <= 1e-12:
+        raise ParameterError(
+            f"parameter '{name}' = {value!r} is refused before any compute: it is class {found.label} but "
+            f"not odd (max abs(σ(z) + σ(-z)) = {gap:.3g} relative, on [-4, 4]); {need} and odd: {reason}"
+        )
     return value
+
+
+def _odd_gap(fn) -> float:
+    """max abs(σ(z) + σ(−z)) on [−4, 4], relative to 1 + max abs(σ): round-off for an odd σ."""
+    import torch
+
+    z = torch.linspace(-4.0, 4.0, 801, dtype=torch.float64)
+    return float((fn(z) + fn(-z)).abs().max()) / (1.0 + float(fn(z).abs().max()))
 
 
 def boolean(name: str, value) -> bool:
@@ -213,7 +228,7 @@ class Parameter:
         if self.kind == "choice":
             return "one of " + ", ".join(f"`{a}`" for a in o["allowed"])
         if self.kind == "activation":
-            return _activation_words(o["classes"], o["smooth"], o["slope"])
+            return _activation_words(o["classes"], o["smooth"], o["slope"], o["odd"])
         if self.kind == "integer":
             return f"integer in {_interval(o.get('lo'), o.get('hi'), False, False)}"
         span = _interval(o.get("lo"), o.get("hi"), o.get("lo_open", False), o.get("hi_open", False))
@@ -280,7 +295,7 @@ def Choice(allowed: Iterable[str], meaning: str) -> Parameter:
 
 
 def Activation(classes: Iterable[str], meaning: str, reason: str, *, smooth: bool = True,
-               slope: bool = True) -> Parameter:
+               slope: bool = True, odd: bool = False) -> Parameter:
     """An activation by registry name or expression in ``z``, of one of the universality ``classes``.
 
     Parameters
@@ -295,6 +310,8 @@ def Activation(classes: Iterable[str], meaning: str, reason: str, *, smooth: boo
         Refuse an activation that is not smooth at 0 (a kinked class-A σ such as ReLU included).
     slope : bool, default True
         Refuse σ'(0) ≤ 0 (no linear regime: the B/C escape clock ∝ α^{L−1} does not exist).
+    odd : bool, default False
+        Refuse an activation that is not odd (claims that use σ(−z) = −σ(z) beyond the origin).
 
     Examples
     --------
@@ -308,33 +325,34 @@ def Activation(classes: Iterable[str], meaning: str, reason: str, *, smooth: boo
     if not isinstance(reason, str) or not reason.strip():
         raise ParameterError("parameter 'reason' must be a non-empty string: why the chapter needs these classes")
     return Parameter("activation", meaning, {"classes": classes, "reason": reason, "smooth": bool(smooth),
-                                             "slope": bool(slope)})
+                                             "slope": bool(slope), "odd": bool(odd)})
 
 
 @functools.cache
-def _registry_by_class() -> dict[str, tuple[str, bool, bool]]:
-    """Registry name -> (class, smooth, σ'(0) > 0), computed once with the true mathematics.
+def _registry_by_class() -> dict[str, tuple[str, bool, bool, bool]]:
+    """Registry name -> (class, smooth, σ'(0) > 0, odd), computed once with the true mathematics.
 
     Order 4 suffices for the registry (analytic functions, or kinks in the first derivative; a test
     holds it to the default order 8) and costs a hundredth of it.
     """
-    from ..nets import ACTIVATIONS, classify
+    from ..nets import ACTIVATIONS, classify, get_activation
 
     out = {}
     for name in ACTIVATIONS:
         c = classify(name, max_order=4, counterfactual=False)
-        out[name] = (c.label, c.smooth, c.alpha is not None and c.alpha > 0)
+        odd = _odd_gap(get_activation(name, param="activation")[1]) <= 1e-12
+        out[name] = (c.label, c.smooth, c.alpha is not None and c.alpha > 0, odd)
     return out
 
 
-def _activation_words(classes: tuple[str, ...], smooth: bool, slope: bool) -> str:
+def _activation_words(classes: tuple[str, ...], smooth: bool, slope: bool, odd: bool = False) -> str:
     """The allowed values of an Activation parameter, with the syntax and examples (MyST Markdown)."""
     from ..nets import EXPRESSION_EXAMPLES, EXPRESSION_FUNCTIONS
 
-    names = [n for n, (label, sm, sl) in _registry_by_class().items()
-             if label in classes and (sm or not smooth) and (sl or not slope)]
-    examples = [e for c in classes for e in EXPRESSION_EXAMPLES[c][:2]]
-    conditions = (", smooth at 0" if smooth else "") + (", with σ'(0) > 0" if slope else "")
+    names = [n for n, (label, sm, sl, od) in _registry_by_class().items()
+             if label in classes and (sm or not smooth) and (sl or not slope) and (od or not odd)]
+    examples = [e for c in classes for e in EXPRESSION_EXAMPLES[c][:2]]  # the class-B examples are odd
+    conditions = (", smooth at 0" if smooth else "") + (", with σ'(0) > 0" if slope else "") + (", odd" if odd else "")
     return (
         f"an activation of class {_either(classes)}{conditions}: a registry name ("
         + ", ".join(f"`{n}`" for n in names)

@@ -34,6 +34,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
+from .. import _validate as V
 from ..data import moment
 from ..dynamics._reference import gradient
 from ..errors import ParameterError
@@ -140,12 +141,6 @@ def signal_energy_rate(weights, sigma, x, y, sample_weights=None) -> tuple[float
     return float(g.detach()), rate
 
 
-def _r(r) -> int:
-    if isinstance(r, bool) or not isinstance(r, (int, np.integer)) or r < 1:
-        raise ParameterError(f"parameter 'r' = {r!r} must be an integer >= 1")
-    return int(r)
-
-
 def growth_exponent(r: int) -> float:
     """k = 3/2 − 1/r in γ̇ ≍ γ^k for r bottleneck layers.
 
@@ -158,7 +153,7 @@ def growth_exponent(r: int) -> float:
     -------
     float
     """
-    return 1.5 - 1.0 / _r(r)
+    return 1.5 - 1.0 / V.integer("r", r, 1)
 
 
 def escape_exponent(k: float, r: int) -> float:
@@ -178,7 +173,7 @@ def escape_exponent(k: float, r: int) -> float:
         dγ/γ^k converges at γ = 0 (k < 1, τ bounded) or diverges only
         logarithmically (k = 1), and the power-law exponent is 0.
     """
-    r = _r(r)
+    r = V.integer("r", r, 1)
     k = float(k)
     if not math.isfinite(k):
         raise ParameterError(f"parameter 'k' = {k!r} must be a finite number")

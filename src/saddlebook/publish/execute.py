@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import tempfile
 import time
 from dataclasses import dataclass
@@ -253,10 +254,33 @@ def _restore_env(saved_env: dict) -> None:
             os.environ[k] = v
 
 
+# The repr of a numpy scalar since numpy 2: {glue:text}`key:.3f` cannot format it and the page would show it raw.
+_NUMPY_REPR = re.compile(r"np\.(float|int|uint|bool|complex)\w*\(")
+
+
+def unformattable_glues(nb) -> list[str]:
+    """Names of glued values stored as a numpy scalar's repr (``np.float64(...)``) instead of a number."""
+    bad = []
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            glued = out.get("metadata", {}).get("scrapbook", {})
+            text = out.get("data", {}).get(glued.get("mime_prefix", "") + "text/plain", "")
+            if glued.get("name") and _NUMPY_REPR.match(text):
+                bad.append(glued["name"])
+    return bad
+
+
 def _publish(chapter: Chapter, tmp_nb: Path, tmp_checks: Path, parameters: dict, overrides: dict,
              key: str, seconds: float, out_dir: Path) -> dict:
-    """Move the executed notebook into place and write its record; returns the record."""
+    """Move the executed notebook into place and write its record; returns the record.
+
+    A glued numpy scalar fails the chapter here, before the HTML build would.
+    """
     nb = nbformat.read(tmp_nb, as_version=4)
+    bad = unformattable_glues(nb)
+    if bad:
+        raise ChapterFailed(f"chapter {chapter.stem}: glued numpy scalars {bad} do not format in the book; glue "
+                            "Python numbers (float(value) or value.item())")
     _mark_parameters(nb, overrides)
     checks_made = json.loads(tmp_checks.read_text()) if tmp_checks.is_file() else []
     record = {

@@ -21,19 +21,11 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
 from .. import _validate as V
 from ..errors import ParameterError
 from ._reduced import critical_depth_integral
 
 __all__ = ["threshold_gain", "threshold_shift", "descent_delay_slope", "euler_rate_ratio"]
-
-
-def _r(r) -> int:
-    if isinstance(r, bool) or not isinstance(r, (int, np.integer)) or r < 1:
-        raise ParameterError(f"parameter 'r' = {r!r} must be an integer >= 1")
-    return int(r)
 
 
 def threshold_gain(c: float, loss0: float, gamma_eff: float, r: int) -> float:
@@ -58,7 +50,7 @@ def threshold_gain(c: float, loss0: float, gamma_eff: float, r: int) -> float:
     float
     """
     c = V.fraction("c", c)
-    loss0, gamma_eff, r = V.positive("loss0", loss0), V.positive("gamma_eff", gamma_eff), _r(r)
+    loss0, gamma_eff, r = V.positive("loss0", loss0), V.positive("gamma_eff", gamma_eff), V.integer("r", r, 1)
     return ((1.0 - c) * loss0 / gamma_eff) ** (1.0 / r)
 
 
@@ -105,7 +97,7 @@ def descent_delay_slope(r: int) -> float:
     -------
     float
     """
-    return (_r(r) - 1) / 2.0
+    return (V.integer("r", r, 1) - 1) / 2.0
 
 
 def euler_rate_ratio(eta: float, rate: float) -> float:

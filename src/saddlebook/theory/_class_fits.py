@@ -194,8 +194,13 @@ def eps_ceiling(order: int, coefficient: float, r: int, budget: float) -> float:
     return lo
 
 
-def even_coefficient(cls, x, y) -> float:
-    """Bound on the class-C correction coefficient: (2 abs(s₂)/α) ‖Ê[y x xᵀ]‖₂ / ‖Ê[y x]‖.
+def even_coefficient(cls, x, y, direction: str = "any") -> float:
+    """Class-C correction coefficient a = (2 abs(s₂)/α) abs(uᵀ Ê[y x xᵀ] u) / ‖Ê[y x]‖.
+
+    The s₂h² term of σ adds to the gradient of the bottleneck's input layer a
+    part 2s₂ W Ê[y x xᵀ]; its first-order effect on the growth is the
+    quadratic form of Ê[y x xᵀ] in the direction u that the bottleneck's input
+    rows point along (a tilt of u away from it acts only at second order).
 
     Parameters
     ----------
@@ -205,6 +210,10 @@ def even_coefficient(cls, x, y) -> float:
         Inputs, shape (n, d).
     y : torch.Tensor
         Targets, shape (n,).
+    direction : {"any", "moment"}, default "any"
+        ``"any"``: the bound over every unit u (the spectral norm of Ê[y x xᵀ]),
+        valid before the input rows have aligned. ``"moment"``: u = Ê[y x]/‖Ê[y x]‖,
+        the direction they align with on the plateau (chapter 6).
 
     Returns
     -------
@@ -214,14 +223,22 @@ def even_coefficient(cls, x, y) -> float:
     if cls.label not in ("B", "C") or not cls.linear_regime:
         raise ParameterError(f"parameter 'cls' is class {cls.label}; even_coefficient needs class B or C with "
                              "sigma'(0) != 0")
+    if direction not in ("any", "moment"):
+        raise ParameterError(f"parameter 'direction' = {direction!r} must be 'any' or 'moment'")
     x = torch.as_tensor(x, dtype=torch.float64)
     y = torch.as_tensor(y, dtype=torch.float64).reshape(-1)
     if x.ndim != 2 or x.shape[0] != y.shape[0]:
         raise ParameterError(f"parameters 'x' {tuple(x.shape)} and 'y' {tuple(y.shape)}: need x (n, d), y (n,)")
     s2 = cls.taylor[2] if len(cls.taylor) > 2 else 0.0
-    gamma = float(torch.linalg.vector_norm(x.T @ y / x.shape[0]))
+    m = x.T @ y / x.shape[0]
+    gamma = float(torch.linalg.vector_norm(m))
     even = torch.einsum("i,ij,ik->jk", y, x, x) / x.shape[0]
-    return abs(2.0 * s2 / cls.alpha) * float(torch.linalg.matrix_norm(even, ord=2)) / gamma
+    if direction == "any":
+        form = float(torch.linalg.matrix_norm(even, ord=2))
+    else:
+        u = m / gamma
+        form = abs(float(u @ even @ u))
+    return abs(2.0 * s2 / cls.alpha) * form / gamma
 
 
 def fit_form(r: int, order: int) -> str:

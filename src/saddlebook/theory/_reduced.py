@@ -34,6 +34,7 @@ import numpy as np
 import torch
 from scipy.special import roots_hermitenorm
 
+from .. import _validate as V
 from ..book.counterfactual import bend_gradients
 from ..data import moment
 from ..data._synthetic import LinearTeacher, SingleIndexTeacher
@@ -437,8 +438,8 @@ def descent_states(problem, params: Sequence[torch.Tensor], eta: float, n_steps:
     """
     from ..dynamics._descent import descend  # dynamics imports this module: import on use
 
-    n_steps = _positive_int("n_steps", n_steps)
-    every = _positive_int("every", every)
+    n_steps = V.integer("n_steps", n_steps, 1)
+    every = V.integer("every", every, 1)
     if n_steps % every:
         raise ParameterError(f"parameter 'n_steps' = {n_steps} must be a multiple of 'every' = {every}")
     state = [p.detach().clone() for p in params]
@@ -447,12 +448,6 @@ def descent_states(problem, params: Sequence[torch.Tensor], eta: float, n_steps:
         state = descend(problem, state, eta, t_max=every * eta).final
         states.append(state)
     return states
-
-
-def _positive_int(name, v) -> int:
-    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-        raise ParameterError(f"parameter '{name}' = {v!r} must be an integer >= 1")
-    return int(v)
 
 
 def stable_horizon(problem, params: Sequence[torch.Tensor], eta: float, n_steps: int, rtol: float = 1e-10) -> int:
@@ -489,7 +484,7 @@ def stable_horizon(problem, params: Sequence[torch.Tensor], eta: float, n_steps:
     """
     from ..dynamics._descent import descend  # dynamics imports this module: import on use
 
-    n_steps = _positive_int("n_steps", n_steps)
+    n_steps = V.integer("n_steps", n_steps, 1)
     if isinstance(rtol, bool) or not isinstance(rtol, (int, float)) or not (math.isfinite(rtol) and rtol >= 0):
         raise ParameterError(f"parameter 'rtol' = {rtol!r} must be a finite real number >= 0")
     history = descend(problem, params, eta, t_max=n_steps * eta, record_every=1).history
@@ -541,7 +536,7 @@ def noise_amplification(problem, params: Sequence[torch.Tensor], eta: float, n_s
     if not (math.isfinite(delta) and delta > 0):
         raise ParameterError(f"parameter 'delta' = {delta!r} must be a finite real number > 0")
     states = descent_states(problem, params, eta, n_steps, every)
-    gen = torch.Generator().manual_seed(_positive_int("seed", seed + 1) - 1)
+    gen = torch.Generator().manual_seed(V.integer("seed", seed, 0))
     twin, worst = [p.detach().clone() for p in params], 0.0
     for k in range(1, len(states)):
         norm = math.sqrt(sum(float((p**2).sum()) for p in twin))
