@@ -8,8 +8,10 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: book test unit lint benchmark clean
 
+# The HTML, then the PDF edition (_build/pdf; needs Chromium: apt-get install -y chromium).
 book: $(STAMP)
 	$(PY) -m saddlebook build
+	$(PY) -m saddlebook pdf
 
 test: lint
 	$(PY) -m pytest

@@ -112,3 +112,81 @@ def test_every_page_renders_offline(quick_book, served, browser):
     assert not problems, "\n".join(problems)
     assert maths > 0 and images > 0, "the check is vacuous: no math or no images found"
     assert len(list(shots.glob("*.png"))) == len(_pages(root))
+
+
+_NUMBERING = """
+() => {
+  const text = e => (e ? e.textContent.trim() : '');
+  const figures = [...document.querySelectorAll('article figure')].map(f => {
+    const link = f.querySelector('figcaption a.figure-code-link');
+    const target = link ? document.getElementById(link.getAttribute('href').slice(1)) : null;
+    const img = f.querySelector('img');
+    let alpha = null;
+    if (img && img.complete && img.naturalWidth > 0) {
+      const c = document.createElement('canvas');
+      c.width = img.naturalWidth; c.height = img.naturalHeight;
+      const g = c.getContext('2d');
+      g.drawImage(img, 0, 0);
+      const w = c.width - 1, h = c.height - 1;
+      alpha = Math.min(...[[0, 0], [w, 0], [0, h], [w, h], [w >> 1, h >> 1]].map(
+        ([x, y]) => g.getImageData(x, y, 1, 1).data[3]));
+    }
+    return {number: text(f.querySelector('.caption-number')), link: !!link,
+            target: !!(target && target.classList.contains('cell')), alpha};
+  });
+  const exercises = [...document.querySelectorAll('article div.exercise > p.admonition-title')]
+    .map(t => t.textContent.trim());
+  const equations = [...document.querySelectorAll('article span.eqno')].map(e => e.textContent.trim());
+  const tables = [...document.querySelectorAll('article table > caption .caption-number')]
+    .map(e => e.textContent.trim());
+  return {figures, exercises, equations, tables, theme: document.documentElement.dataset.theme};
+}
+"""
+
+
+def test_chapter_numbering_code_links_and_dark_figures(quick_book, served, browser):
+    """Chapter N's figures, tables, exercises and equations are numbered N.k; every figure's
+    caption links to the code cell that drew it; figures are opaque, so readable
+    in the dark theme (a dark-mode screenshot of each chapter is saved)."""
+    root = quick_book["root"]
+    shots = root / "_build" / "screenshots"
+    shots.mkdir(parents=True, exist_ok=True)
+    chapters = [p for p in _pages(root) if p.startswith("book/executed/") and p[14:16].isdigit()
+                and int(p[14:16]) > 0]
+    problems, counted = [], {"figures": 0, "exercises": 0, "tables": 0}
+    for page_path in chapters:
+        n = int(page_path[14:16])
+        page = browser.new_page(viewport={"width": 1200, "height": 900})
+        # The theme reads the colour mode from localStorage before it paints.
+        page.add_init_script("localStorage.setItem('mode', 'dark'); localStorage.setItem('theme', 'dark');")
+        page.goto(f"{served}/{page_path}.html", wait_until="load")
+        page.wait_for_load_state("networkidle")
+        found = page.evaluate(_NUMBERING)
+        shot = shots / ("dark_" + page_path.replace("/", "_") + ".png")
+        first = page.locator("article figure").first
+        (first if found["figures"] else page).screenshot(path=str(shot))
+        page.close()
+        if found["theme"] != "dark":
+            problems.append(f"{page_path}: dark mode not applied (data-theme={found['theme']!r})")
+        for i, f in enumerate(found["figures"], 1):
+            counted["figures"] += 1
+            if f["number"].rstrip(".:") != f"Fig. {n}.{i}":
+                problems.append(f"{page_path}: figure {i} is numbered {f['number']!r}, not 'Fig. {n}.{i}'")
+            if not (f["link"] and f["target"]):
+                problems.append(f"{page_path}: figure {f['number']} has no link to the code cell that drew it")
+            if f["alpha"] != 255:
+                problems.append(f"{page_path}: figure {f['number']} is transparent (alpha {f['alpha']}): "
+                                "unreadable in the dark theme")
+        for i, title in enumerate(found["exercises"], 1):
+            counted["exercises"] += 1
+            if not title.startswith(f"Exercise {n}.{i} "):
+                problems.append(f"{page_path}: exercise {i} is titled {title[:30]!r}, not 'Exercise {n}.{i} ...'")
+        for i, number in enumerate(found["tables"], 1):
+            counted["tables"] += 1
+            if number.rstrip(".: ") != f"Table {n}.{i}":
+                problems.append(f"{page_path}: table {i} is numbered {number!r}, not 'Table {n}.{i}'")
+        for eq in found["equations"]:
+            if not eq.replace("#", "").strip().strip("()").startswith(f"{n}."):
+                problems.append(f"{page_path}: equation number {eq!r} is not of chapter {n}")
+    assert not problems, "\n".join(problems)
+    assert min(counted.values()) >= len(chapters), counted

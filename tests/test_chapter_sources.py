@@ -231,3 +231,15 @@ def test_the_prose_lint_sees_every_form():
                    'glue("a", Markdown(f"`{activation}`"), display=False)',
                    'glue("a", table(["x"], rows))', 'glue("a", Markdown(cvm.source))']:
         assert not _prose_glued_as_markdown(cell % source), source
+
+
+def test_directive_fences_have_no_backtick_in_their_argument():
+    # CommonMark: a backtick fence's info string may not hold a backtick; such a line is
+    # silently prose, and the directive (a table caption, say) never happens.
+    bad = []
+    for path in sorted((ROOT / "chapters").glob("*.md")):
+        for i, line in enumerate(path.read_text().splitlines(), 1):
+            m = re.match(r"(`{3,})\{", line)
+            if m and "`" in line[len(m.group(1)):]:
+                bad.append(f"{path.name}:{i}: {line[:80]}")
+    assert not bad, "\n".join(bad)

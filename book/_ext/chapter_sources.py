@@ -2,12 +2,18 @@
 
 Chapter pages are built from executed notebooks, so the theme's download menu
 offers the .ipynb; this adds the Markdown file that is the chapter's source of
-truth, copied into the site under ``_sources/chapters/``.
+truth, copied into the site under ``_sources/chapters/``. It also offers the
+chapter's PDF (``_static/pdf/<stem>.pdf``) and, on the front page, the whole
+book's (``_static/pdf/saddlebook.pdf``); ``python -m saddlebook pdf`` prints
+them after the HTML build and copies them there.
 """
 import shutil
 from pathlib import Path
 
 PREFIX = "book/executed/"
+FRONT = PREFIX + "00-preface"
+PDF_DIR = "_static/pdf"      # in the HTML output; saddlebook.publish.pdf writes here
+BOOK_PDF = "saddlebook.pdf"
 
 
 def _add_button(app, pagename, templatename, context, doctree):
@@ -24,6 +30,21 @@ def _add_button(app, pagename, templatename, context, doctree):
                 "icon": "fas fa-file-lines",
                 "label": "download-myst-button",
             })
+            if app.builder.name == "singlehtml":
+                continue  # the single page is what gets printed: no links to its own prints
+            pdfs = [(f"{stem}.pdf", ".pdf", "Download this chapter as PDF", "download-pdf-button")]
+            if pagename == FRONT:
+                pdfs.append((BOOK_PDF, "book .pdf", "Download the whole book as one PDF",
+                             "download-book-pdf-button"))
+            for k, (name, text, tooltip, label) in enumerate(pdfs):
+                group["buttons"].insert(2 + k, {
+                    "type": "link",
+                    "url": context["pathto"](f"{PDF_DIR}/{name}", 1),
+                    "text": text,
+                    "tooltip": tooltip,
+                    "icon": "fas fa-file-pdf",
+                    "label": label,
+                })
 
 
 def _copy(app, exception):

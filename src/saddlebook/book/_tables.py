@@ -10,12 +10,22 @@ __all__ = ["table"]
 Format = str | Callable[[object], str] | None
 
 
+def _pipes(text: str) -> str:
+    """A cell's ``|`` would end the cell (even inside ``$...$``): write it as ``\\vert`` in math, ``\\|`` outside."""
+    parts = text.split("$")
+    for i, part in enumerate(parts):
+        parts[i] = part.replace("|", r"\vert{}" if i % 2 else r"\|")
+    return "$".join(parts)
+
+
 def _cell(value, fmt: Format) -> str:
     if fmt is None:
-        return str(value)
-    if callable(fmt):
-        return fmt(value)
-    return format(value, fmt)
+        text = str(value)
+    elif callable(fmt):
+        text = fmt(value)
+    else:
+        text = format(value, fmt)
+    return _pipes(text)
 
 
 def table(header: Sequence[str], rows: Iterable[Sequence], formats: Sequence[Format] | None = None):
@@ -45,7 +55,7 @@ def table(header: Sequence[str], rows: Iterable[Sequence], formats: Sequence[For
             f"parameter 'formats' must have one entry per column of 'header': "
             f"{len(formats)} formats for {len(header)} columns"
         )
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines = ["| " + " | ".join(_pipes(h) for h in header) + " |", "|" + "---|" * len(header)]
     for i, row in enumerate(rows):
         row = list(row)
         if len(row) != len(header):

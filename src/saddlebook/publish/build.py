@@ -125,11 +125,11 @@ def stage(root: Path, dest: Path) -> Path:
     return dest
 
 
-def build_html(root: Path, *, log=print) -> Path:
-    """Write the generated pages and run ``jupyter-book build`` with warnings as errors."""
+def jupyter_book(root: Path, builder: str = "html") -> float:
+    """Write the generated pages and run ``jupyter-book build`` with warnings as errors; seconds taken."""
     write_generated(root, list_chapters(root))
     exe = Path(sys.executable).with_name("jupyter-book")
-    cmd = [str(exe), "build", str(root), "--builder", "html", "-W", "--keep-going", "-q"]
+    cmd = [str(exe), "build", str(root), "--builder", builder, "-W", "--keep-going", "-q"]
     start = time.perf_counter()
     proc = subprocess.run(cmd, cwd=root, capture_output=True, text=True)
     if proc.returncode != 0:
@@ -137,7 +137,13 @@ def build_html(root: Path, *, log=print) -> Path:
         # Sphinx's own warnings say what is wrong; the traceback after them does not.
         causes = [ln for ln in lines if "WARNING" in ln or "ERROR" in ln or "CRITICAL" in ln]
         shown = "\n".join(causes[:30] or lines[-40:])
-        raise BuildFailed(f"jupyter-book build failed (exit {proc.returncode}):\n{shown}")
+        raise BuildFailed(f"jupyter-book build --builder {builder} failed (exit {proc.returncode}):\n{shown}")
+    return time.perf_counter() - start
+
+
+def build_html(root: Path, *, log=print) -> Path:
+    """The HTML book (``_build/html``), warnings as errors; returns its index page."""
+    seconds = jupyter_book(root, "html")
     index = root / "_build" / "html" / "index.html"
-    log(f"HTML built in {time.perf_counter() - start:.1f} s")
+    log(f"HTML built in {seconds:.1f} s")
     return index

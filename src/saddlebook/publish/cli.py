@@ -65,17 +65,24 @@ def _cmd_build(args, root: Path) -> int:
 
 
 def _cmd_student(args, root: Path) -> int:
+    out = Path(args.out).resolve() if args.out else root / "_build" / "student"
+    if args.format == "otter":
+        from .otter import write_assignments
+
+        made = write_assignments(root, out)
+        for m in made:
+            print(f"{m['student'].parent.parent.parent.name}: student {m['student']}, autograder {m['autograder']}")
+        return 0
     from .classroom import write_student_edition
 
-    out = Path(args.out).resolve() if args.out else root / "_build" / "student"
     made = write_student_edition(root, out)
-    print(f"student notebooks: {out / 'notebooks'} ({len(made['notebooks'])} chapters)")
     print(f"student HTML (solutions hidden): {made['index']}")
+    print(f"otter assignments (student notebooks, autograder zips): {out / 'assignments'}")
     return 0
 
 
 def _cmd_grade(args, root: Path) -> int:
-    from .classroom import grade
+    from .otter import grade
 
     if args.timeout is not None and args.timeout < 1:
         raise ParameterError(f"parameter 'timeout' = {args.timeout} must be a positive number of seconds")
@@ -110,17 +117,35 @@ def _cmd_draws(args, root: Path) -> int:
     return 0
 
 
+def _cmd_pdf(args, root: Path) -> int:
+    from .pdf import PdfFailed, make_pdf
+
+    try:
+        made = make_pdf(root, jobs=args.jobs)
+    except PdfFailed as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    print(f"PDF (whole book): {made['book']}")
+    print(f"PDF per chapter: {made['book'].parent} ({len(made['chapters'])} chapters); copied to {made['html']}")
+    return 0
+
+
 def make_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m saddlebook", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("list", help="list chapters and their default parameters")
     _add_run(sub)
     _add_build(sub)
-    student = sub.add_parser("student", help="write the student edition: notebooks without solutions + HTML")
+    student = sub.add_parser(
+        "student", help="write the student edition: otter assignments (student notebooks, Gradescope "
+        "autograder zips) and, unless --format otter, the HTML without solutions")
+    student.add_argument("--format", choices=("html", "otter"), default="html",
+                         help="otter: the assignments only (no executed book needed); html (default): also the HTML")
     student.add_argument("--out", help="output folder (default: _build/student)")
     _add_grade(sub)
     _add_falsify(sub)
     _add_draws(sub)
+    _add_pdf(sub)
     return parser
 
 
@@ -156,7 +181,7 @@ def _add_build(sub) -> None:
 
 
 def _add_grade(sub) -> None:
-    grade = sub.add_parser("grade", help="execute a submitted notebook and grade each exercise")
+    grade = sub.add_parser("grade", help="grade a submitted notebook with otter (offline), points per exercise")
     grade.add_argument("notebook", help="the submitted .ipynb")
     grade.add_argument("--chapter", help="chapter it answers (default: read from the notebook)")
     grade.add_argument("--timeout", type=int, default=None, help="per-cell time limit in seconds (default 300)")
@@ -204,6 +229,15 @@ def _add_draws(sub) -> None:
     other.add_argument("--out", help="write the record here instead of book/draws.json")
 
 
+def _add_pdf(sub) -> None:
+    pdf = sub.add_parser(
+        "pdf",
+        help="print the whole book (singlehtml) and each chapter to PDF with headless Chromium "
+        "(_build/pdf; after `build`)",
+    )
+    pdf.add_argument("--jobs", type=int, default=None, help="Chromium processes at once (default: cores/2, min 2)")
+
+
 def _take_params(argv: list[str]) -> tuple[list[str], list[tuple[str, str]]]:
     """Pull ``-p NAME VALUE`` pairs out of argv before argparse sees them.
 
@@ -245,6 +279,7 @@ def main(argv=None) -> int:
             "grade": _cmd_grade,
             "falsify": _cmd_falsify,
             "draws": _cmd_draws,
+            "pdf": _cmd_pdf,
         }[args.command]
         return handler(args, root)
     except (ParameterError, FileNotFoundError, GradeError) as err:

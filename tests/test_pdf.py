@@ -1,0 +1,152 @@
+"""The PDF edition (``python -m saddlebook pdf``) of the quick book, read back with pypdf.
+
+The whole book must hold every chapter title, typeset math (no TeX left in
+the text) and every figure as an embedded image; each chapter's PDF must
+exist with its title; every chapter page of the HTML must link to its PDF,
+and the front page to the whole book's, with the targets in the HTML output.
+
+The printing needs Debian's Chromium (``apt-get install -y chromium``).
+Without it those tests are skipped locally, but fail when
+``SADDLEBOOK_REQUIRE_BROWSER=1`` (set by CI). The unit tests at the end need
+neither Chromium nor the quick book.
+"""
+import importlib.util
+import json
+import os
+import re
+import shutil
+import unicodedata
+from pathlib import Path
+
+import pytest
+
+from saddlebook.publish import pdf as pdfmod
+from saddlebook.publish.chapters import chapters as list_chapters
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+needs_chromium = pytest.mark.skipif(
+    CHROMIUM is None and os.environ.get("SADDLEBOOK_REQUIRE_BROWSER") != "1",
+    reason="headless Chromium not found: install it with `apt-get install -y chromium` "
+    "(Debian) to run the PDF test",
+)
+
+
+def _load_ext(name):
+    spec = importlib.util.spec_from_file_location(f"_test_ext_{name}", ROOT / "book" / "_ext" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _text(reader) -> str:
+    # NFKC undoes the ligatures Chromium's fonts print ("ﬁ" -> "fi"); whitespace is collapsed.
+    raw = "\n".join(page.extract_text() or "" for page in reader.pages)
+    return " ".join(unicodedata.normalize("NFKC", raw).split())
+
+
+def _title(notebook: Path) -> str:
+    for cell in json.loads(notebook.read_text())["cells"]:
+        if cell["cell_type"] == "markdown":
+            for line in "".join(cell["source"]).splitlines():
+                if line.startswith("# "):
+                    return " ".join(unicodedata.normalize("NFKC", line[2:]).split())
+    raise AssertionError(f"{notebook} has no '# ' title")
+
+
+@pytest.fixture(scope="module")
+def printed(quick_book):
+    root = quick_book["root"]
+    made = pdfmod.make_pdf(root, log=lambda *_: None)
+    titles = {c.stem: _title(c.executed()) for c in list_chapters(root)}
+    return {"root": root, "made": made, "titles": titles}
+
+
+@needs_chromium
+def test_whole_book_pdf(printed):
+    from pypdf import PdfReader
+
+    made, titles = printed["made"], printed["titles"]
+    assert made["book"] == printed["root"] / "_build" / "pdf" / pdfmod.BOOK_PDF
+    reader = PdfReader(made["book"])
+    assert max(40, len(titles) + 1) <= len(reader.pages) <= 2000, len(reader.pages)
+    text = _text(reader)
+    missing = [t for t in titles.values() if t not in text]
+    assert not missing, f"chapter titles not in the whole book's PDF: {missing}"
+    raw = [d for d in ("$$", "\\(", "\\[", "\\begin{") if d in text]
+    assert not raw, f"untypeset TeX in the whole book's PDF: {raw}"
+    # Every figure of the printed page is an embedded image.
+    page = printed["root"] / "_build" / "singlehtml" / f"{Path(pdfmod.BOOK_PDF).stem}.html"
+    figures = set(re.findall(r'<img[^>]*\ssrc="(_images/[^"]+)"', page.read_text()))
+    assert figures, "the single-page edition has no figures"
+    images = sum(len(p.images) for p in reader.pages)
+    assert images >= len(figures), f"{images} embedded images for {len(figures)} figures"
+
+
+@needs_chromium
+def test_chapter_pdfs(printed):
+    from pypdf import PdfReader
+
+    made, titles = printed["made"], printed["titles"]
+    assert set(made["chapters"]) == set(titles)
+    for stem, title in titles.items():
+        path = printed["root"] / "_build" / "pdf" / f"{stem}.pdf"
+        assert made["chapters"][stem] == path and path.is_file()
+        reader = PdfReader(path)
+        assert len(reader.pages) >= 1
+        text = _text(reader)
+        assert title in text, f"{path.name} lacks its title {title!r}"
+        assert "\\begin{" not in text and "$$" not in text, f"untypeset TeX in {path.name}"
+    leftovers = list((printed["root"] / "_build").rglob("*.tmp"))
+    assert not leftovers, f"half-written files left: {leftovers}"
+
+
+@needs_chromium
+def test_html_links_to_the_pdfs(printed):
+    html = printed["root"] / "_build" / "html"
+    front = pdfmod.chapter_pages(printed["root"])
+    for stem, page in front.items():
+        wanted = [f"{stem}.pdf"] + ([pdfmod.BOOK_PDF] if stem == "00-preface" else [])
+        hrefs = re.findall(r'href="([^"]+\.pdf)"', page.read_text())
+        for name in wanted:
+            links = [h for h in hrefs if h.endswith("/" + name)]
+            assert links, f"{page.name} has no link to {name}"
+            target = (page.parent / links[0]).resolve()
+            assert target == (html / pdfmod.HTML_PDF_DIR / name).resolve()
+            assert target.is_file() and target.read_bytes()[:5] == b"%PDF-", f"{page.name}: {links[0]} missing"
+
+
+# --- unit tests: no Chromium, no book ---------------------------------------------------------
+
+
+def test_singlehtml_gets_the_html_handlers():
+    ext = _load_ext("singlehtml")
+
+    class Registry:
+        translation_handlers = {
+            "html": {"theorem_node": ("visit", "depart"), "shared": ("html-v", None)},
+            "singlehtml": {"shared": ("own-v", None)},
+        }
+
+    copied = ext.copy_html_handlers(Registry, "singlehtml")
+    assert copied == ["theorem_node"]
+    assert Registry.translation_handlers["singlehtml"] == {
+        "theorem_node": ("visit", "depart"), "shared": ("own-v", None)}
+    fresh = type("R", (), {"translation_handlers": {"html": {"n": ("v", "d")}}})
+    assert ext.copy_html_handlers(fresh, "singlehtml") == ["n"]
+    assert fresh.translation_handlers["singlehtml"] == {"n": ("v", "d")}
+
+
+def test_link_path_matches_where_the_pdfs_are_copied():
+    ext = _load_ext("chapter_sources")
+    assert Path(ext.PDF_DIR) == pdfmod.HTML_PDF_DIR
+    assert ext.BOOK_PDF == pdfmod.BOOK_PDF
+
+
+def test_missing_chromium_names_the_install_command(monkeypatch):
+    monkeypatch.setattr(pdfmod.shutil, "which", lambda name: None)
+    with pytest.raises(pdfmod.PdfFailed, match=re.escape("apt-get install -y chromium")):
+        pdfmod.find_chromium()
+    with pytest.raises(pdfmod.PdfFailed, match=re.escape("apt-get install -y chromium")):
+        pdfmod.make_pdf(ROOT, log=lambda *_: None)
