@@ -1,10 +1,23 @@
 """Shared fixtures. ``quick_book`` is a throw-away copy of the whole book,
 every chapter executed in its quick setting and the HTML built, so the tests
 exercise the real pipeline without touching book/executed or _build."""
+import os
+import shutil
+
 import pytest
 
 from saddlebook.publish.build import build_html, execute_all, stage
 from saddlebook.publish.chapters import find_root
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def needs_chromium(what: str):
+    """Skip without Debian's headless Chromium, unless CI requires it (SADDLEBOOK_REQUIRE_BROWSER=1)."""
+    return pytest.mark.skipif(
+        CHROMIUM is None and os.environ.get("SADDLEBOOK_REQUIRE_BROWSER") != "1",
+        reason=f"headless Chromium not found: install it with `apt-get install -y chromium` (Debian) to run {what}",
+    )
 
 
 @pytest.fixture(scope="session")

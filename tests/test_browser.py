@@ -12,20 +12,14 @@ Chromium the test is skipped locally, but fails when
 """
 import functools
 import http.server
-import os
-import shutil
 import threading
 
 import pytest
 import yaml
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+from conftest import CHROMIUM, needs_chromium
 
-pytestmark = pytest.mark.skipif(
-    CHROMIUM is None and os.environ.get("SADDLEBOOK_REQUIRE_BROWSER") != "1",
-    reason="headless Chromium not found: install it with `apt-get install -y chromium` "
-    "(Debian) to run the browser test",
-)
+pytestmark = needs_chromium("the browser test")
 
 
 def _pages(root):

@@ -12,25 +12,18 @@ neither Chromium nor the quick book.
 """
 import importlib.util
 import json
-import os
 import re
-import shutil
 import unicodedata
 from pathlib import Path
 
 import pytest
 
+from conftest import needs_chromium
 from saddlebook.publish import pdf as pdfmod
 from saddlebook.publish.chapters import chapters as list_chapters
 
 ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-
-needs_chromium = pytest.mark.skipif(
-    CHROMIUM is None and os.environ.get("SADDLEBOOK_REQUIRE_BROWSER") != "1",
-    reason="headless Chromium not found: install it with `apt-get install -y chromium` "
-    "(Debian) to run the PDF test",
-)
+needs_browser = needs_chromium("the PDF test")
 
 
 def _load_ext(name):
@@ -63,7 +56,7 @@ def printed(quick_book):
     return {"root": root, "made": made, "titles": titles}
 
 
-@needs_chromium
+@needs_browser
 def test_whole_book_pdf(printed):
     from pypdf import PdfReader
 
@@ -84,7 +77,7 @@ def test_whole_book_pdf(printed):
     assert images >= len(figures), f"{images} embedded images for {len(figures)} figures"
 
 
-@needs_chromium
+@needs_browser
 def test_chapter_pdfs(printed):
     from pypdf import PdfReader
 
@@ -102,7 +95,7 @@ def test_chapter_pdfs(printed):
     assert not leftovers, f"half-written files left: {leftovers}"
 
 
-@needs_chromium
+@needs_browser
 def test_html_links_to_the_pdfs(printed):
     html = printed["root"] / "_build" / "html"
     front = pdfmod.chapter_pages(printed["root"])
@@ -150,3 +143,10 @@ def test_missing_chromium_names_the_install_command(monkeypatch):
         pdfmod.find_chromium()
     with pytest.raises(pdfmod.PdfFailed, match=re.escape("apt-get install -y chromium")):
         pdfmod.make_pdf(ROOT, log=lambda *_: None)
+
+
+def test_jobs_out_of_range_is_refused_before_any_work(capsys):
+    from saddlebook.publish.cli import main
+
+    assert main(["pdf", "--jobs", "0"]) == 2
+    assert "parameter 'jobs' = 0" in capsys.readouterr().err

@@ -120,6 +120,8 @@ def _cmd_draws(args, root: Path) -> int:
 def _cmd_pdf(args, root: Path) -> int:
     from .pdf import PdfFailed, make_pdf
 
+    if args.jobs is not None and args.jobs < 1:
+        raise ParameterError(f"parameter 'jobs' = {args.jobs} must be a positive number of Chromium processes")
     try:
         made = make_pdf(root, jobs=args.jobs)
     except PdfFailed as err:
