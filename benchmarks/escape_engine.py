@@ -227,14 +227,14 @@ def main():
             for (B, width, n) in ((4, 16, 1024), (8, 16, 1024), (8, 32, 4096), (4, 128, 4096)):
                 p, w, wd = problem_and_weights(3, [1e-3] * B, dtype, width=width, n=n)
                 sec, rate = gradient_rate(p, w)
-                comp = matmul_rate(n, width, width, batch=B, dtype=dtype)
+                comp = matmul_rate(width, width, n, batch=B, dtype=dtype)  # NetworkBatch's layout: W times (N, n)
                 row = dict(threads=threads, dtype=str(dtype).replace("torch.", ""), batch=B, width=width, n=n,
                            flops_per_eval=gradient_flops(wd, n) * B, seconds=sec, gflops=rate,
                            matmul_peak_1024=peak, matmul_same_shape=comp, fraction_of_peak=rate / peak)
                 flops.append(row)
                 print(f"threads={threads} {row['dtype']}: gradient B={B} N={width} n={n}: {sec * 1e3:.2f} ms, "
                       f"{rate:.2f} GFLOP/s = {rate / peak:.1%} of matmul 1024^3 ({peak:.1f} GFLOP/s); "
-                      f"bmm ({B},{n},{width})x({width},{width}): {comp:.1f} GFLOP/s; target >= 30%: "
+                      f"bmm ({B},{width},{width})x({width},{n}): {comp:.1f} GFLOP/s; target >= 30%: "
                       f"{'met' if rate / peak >= 0.3 else 'NOT met'}")
     torch.set_num_threads(1)
     out["gflops"] = flops

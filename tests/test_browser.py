@@ -46,19 +46,34 @@ def served(quick_book):
     server.shutdown()
 
 
-@pytest.fixture(scope="module")
-def browser():
+_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+         "--disable-sync", "--no-first-run"]
+
+
+def _visit_all(paths, visit, workers=3):
+    """``visit(browser, path)`` for every path, ``workers`` browsers at once; the results in path order.
+
+    Loading a page mostly waits (MathJax, images, the screenshot), so a few browsers side by side finish
+    sooner even on two cores. Playwright's sync API is bound to its thread: each thread starts its own.
+    """
     assert CHROMIUM, "SADDLEBOOK_REQUIRE_BROWSER=1 but no chromium on PATH (apt-get install -y chromium)"
+    from concurrent.futures import ThreadPoolExecutor
+
     from playwright.sync_api import sync_playwright
 
-    with sync_playwright() as p:
-        b = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run"],
-        )
-        yield b
-        b.close()
+    def share(k):
+        with sync_playwright() as p:
+            b = p.chromium.launch(executable_path=CHROMIUM, args=_ARGS)
+            try:
+                return {path: visit(b, path) for path in paths[k::workers]}
+            finally:
+                b.close()
+
+    with ThreadPoolExecutor(workers) as pool:
+        done = {}
+        for part in pool.map(share, range(min(workers, len(paths)))):
+            done.update(part)
+    return [done[path] for path in paths]
 
 
 _INSPECT = """
@@ -76,20 +91,18 @@ _INSPECT = """
 """
 
 
-def test_every_page_renders_offline(quick_book, served, browser):
+def test_every_page_renders_offline(quick_book, served):
     root = quick_book["root"]
     shots = root / "_build" / "screenshots"
     shots.mkdir(parents=True, exist_ok=True)
-    problems, maths, images = [], 0, 0
-    for page_path in _pages(root):
+
+    def visit(browser, page_path):
         page = browser.new_page(viewport={"width": 1200, "height": 900})
         errors, outside = [], []
-        page.on("console", lambda m, errors=errors: errors.append(m.text) if m.type == "error" else None)
-        page.on("pageerror", lambda e, errors=errors: errors.append(str(e)))
-        page.on("request", lambda r, outside=outside: None if r.url.startswith((served, "data:", "blob:"))
-                else outside.append(r.url))
-        page.on("response", lambda r, errors=errors: errors.append(f"HTTP {r.status} {r.url}")
-                if r.status >= 400 else None)
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.on("request", lambda r: None if r.url.startswith((served, "data:", "blob:")) else outside.append(r.url))
+        page.on("response", lambda r: errors.append(f"HTTP {r.status} {r.url}") if r.status >= 400 else None)
         page.goto(f"{served}/{page_path}.html", wait_until="load")
         if page.evaluate("() => !!(window.MathJax && MathJax.startup)"):
             page.evaluate("() => MathJax.startup.promise")
@@ -97,6 +110,10 @@ def test_every_page_renders_offline(quick_book, served, browser):
         found = page.evaluate(_INSPECT)
         page.screenshot(path=str(shots / (page_path.replace("/", "_") + ".png")), full_page=True)
         page.close()
+        return found, errors, outside
+
+    problems, maths, images = [], 0, 0
+    for page_path, (found, errors, outside) in zip(_pages(root), _visit_all(_pages(root), visit)):
         maths, images = maths + found["maths"], images + found["nimages"]
         for what, bad in (("math not typeset", found["untypeset"]), ("raw TeX", found["raw"]),
                           ("image not loaded", found["images"]), ("console error", errors),
@@ -138,7 +155,7 @@ _NUMBERING = """
 """
 
 
-def test_chapter_numbering_code_links_and_dark_figures(quick_book, served, browser):
+def test_chapter_numbering_code_links_and_dark_figures(quick_book, served):
     """Chapter N's figures, tables, exercises and equations are numbered N.k; every figure's
     caption links to the code cell that drew it; figures are opaque, so readable
     in the dark theme (a dark-mode screenshot of each chapter is saved)."""
@@ -148,8 +165,8 @@ def test_chapter_numbering_code_links_and_dark_figures(quick_book, served, brows
     chapters = [p for p in _pages(root) if p.startswith("book/executed/") and p[14:16].isdigit()
                 and int(p[14:16]) > 0]
     problems, counted = [], {"figures": 0, "exercises": 0, "tables": 0}
-    for page_path in chapters:
-        n = int(page_path[14:16])
+
+    def visit(browser, page_path):
         page = browser.new_page(viewport={"width": 1200, "height": 900})
         # The theme reads the colour mode from localStorage before it paints.
         page.add_init_script("localStorage.setItem('mode', 'dark'); localStorage.setItem('theme', 'dark');")
@@ -160,6 +177,10 @@ def test_chapter_numbering_code_links_and_dark_figures(quick_book, served, brows
         first = page.locator("article figure").first
         (first if found["figures"] else page).screenshot(path=str(shot))
         page.close()
+        return found
+
+    for page_path, found in zip(chapters, _visit_all(chapters, visit)):
+        n = int(page_path[14:16])
         if found["theme"] != "dark":
             problems.append(f"{page_path}: dark mode not applied (data-theme={found['theme']!r})")
         for i, f in enumerate(found["figures"], 1):

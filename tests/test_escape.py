@@ -171,11 +171,12 @@ def test_config_is_frozen_comparable_hashable_and_normalised():
     cfg = SweepConfig("tanh", 3, **SMALL)
     with pytest.raises(dataclasses.FrozenInstanceError):
         cfg.width = 8
-    same = SweepConfig("tanh", 3, **{**SMALL, "eps": (0.1, 0.05), "dtype": torch.float64})
+    same = SweepConfig("tanh", 3, **{**SMALL, "eps": (0.1, 0.05), "device": torch.device("cpu")})
     assert cfg == same and hash(cfg) == hash(same) and len({cfg, same}) == 1
     assert SweepConfig(**cfg.options()) == cfg and cfg.replace() == cfg
     assert cfg != cfg.replace(width=7) and cfg != "tanh"
-    assert cfg.eps == (0.1, 0.05) and cfg.seeds == (0, 1) and cfg.dtype == torch.float64
+    assert cfg.eps == (0.1, 0.05) and cfg.seeds == (0, 1) and cfg.dtype is None and cfg.device == "cpu"
+    assert cfg.dtype_used == torch.float64 and cfg.replace(dtype="float64").dtype == torch.float64
     assert cfg.bottleneck_used == (1, 2) and cfg.input_dim_used == 3 and cfg.rtol_used == 1e-9
     # Tensors compare by value, not identity.
     x = sb.gaussian_inputs(16, 3, seed=0)

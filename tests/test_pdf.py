@@ -1,7 +1,8 @@
 """The PDF edition (``python -m saddlebook pdf``) of the quick book, read back with pypdf.
 
 The whole book must hold every chapter title, typeset math (no TeX left in
-the text) and every figure as an embedded image; each chapter's PDF must
+the text), every figure as an embedded image and a bookmark per page, in
+order; each chapter's PDF must
 exist with its title; every chapter page of the HTML must link to its PDF,
 and the front page to the whole book's, with the targets in the HTML output.
 
@@ -33,10 +34,14 @@ def _load_ext(name):
     return module
 
 
-def _text(reader) -> str:
+def _text_of(reader, numbers) -> str:
     # NFKC undoes the ligatures Chromium's fonts print ("ﬁ" -> "fi"); whitespace is collapsed.
-    raw = "\n".join(page.extract_text() or "" for page in reader.pages)
+    raw = "\n".join(reader.pages[n].extract_text() or "" for n in numbers)
     return " ".join(unicodedata.normalize("NFKC", raw).split())
+
+
+def _text(reader) -> str:
+    return _text_of(reader, range(len(reader.pages)))
 
 
 def _title(notebook: Path) -> str:
@@ -58,21 +63,33 @@ def printed(quick_book):
 
 @needs_browser
 def test_whole_book_pdf(printed):
+    """Every page of the book, in order, with its bookmark; figures embedded; no TeX left in the pages that
+    are not chapters (the chapters' text is read in test_chapter_pdfs: the same printed bytes)."""
     from pypdf import PdfReader
 
     made, titles = printed["made"], printed["titles"]
     assert made["book"] == printed["root"] / "_build" / "pdf" / pdfmod.BOOK_PDF
     reader = PdfReader(made["book"])
-    assert max(40, len(titles) + 1) <= len(reader.pages) <= 2000, len(reader.pages)
-    text = _text(reader)
-    missing = [t for t in titles.values() if t not in text]
-    assert not missing, f"chapter titles not in the whole book's PDF: {missing}"
+    pages = pdfmod.book_pages(printed["root"])
+    assert max(40, len(pages)) <= len(reader.pages) <= 2000, len(reader.pages)
+    marks = [(item.title, reader.get_destination_page_number(item)) for item in reader.outline]
+    assert [t for t, _ in marks] == [pdfmod.page_title(p) for p in pages.values()]
+    starts = [n for _, n in marks] + [len(reader.pages)]
+    assert starts[0] == 0 and all(a < b for a, b in zip(starts, starts[1:])), starts
+    missing = [t for t in titles.values() if not any(t in mark for mark, _ in marks)]
+    assert not missing, f"chapter titles not among the whole book's bookmarks: {missing}"
+    for chapter in titles:
+        k = list(pages).index(f"book/executed/{chapter}")
+        part = PdfReader(made["chapters"][chapter])
+        assert starts[k + 1] - starts[k] == len(part.pages), f"{chapter}: not its own PDF's pages"
+    others = [k for k, name in enumerate(pages) if Path(name).name not in titles]
+    assert others, "the book has pages besides its chapters"
+    text = _text_of(reader, [n for k in others for n in range(starts[k], starts[k + 1])])
     raw = [d for d in ("$$", "\\(", "\\[", "\\begin{") if d in text]
     assert not raw, f"untypeset TeX in the whole book's PDF: {raw}"
-    # Every figure of the printed page is an embedded image.
-    page = printed["root"] / "_build" / "singlehtml" / f"{Path(pdfmod.BOOK_PDF).stem}.html"
-    figures = set(re.findall(r'<img[^>]*\ssrc="(_images/[^"]+)"', page.read_text()))
-    assert figures, "the single-page edition has no figures"
+    figures = [f for page in pages.values() for f in re.findall(r'<img[^>]*\ssrc="[^"]*_images/([^"]+)"',
+                                                                   page.read_text())]
+    assert figures, "the book's pages have no figures"
     images = sum(len(p.images) for p in reader.pages)
     assert images >= len(figures), f"{images} embedded images for {len(figures)} figures"
 
@@ -111,24 +128,6 @@ def test_html_links_to_the_pdfs(printed):
 
 
 # --- unit tests: no Chromium, no book ---------------------------------------------------------
-
-
-def test_singlehtml_gets_the_html_handlers():
-    ext = _load_ext("singlehtml")
-
-    class Registry:
-        translation_handlers = {
-            "html": {"theorem_node": ("visit", "depart"), "shared": ("html-v", None)},
-            "singlehtml": {"shared": ("own-v", None)},
-        }
-
-    copied = ext.copy_html_handlers(Registry, "singlehtml")
-    assert copied == ["theorem_node"]
-    assert Registry.translation_handlers["singlehtml"] == {
-        "theorem_node": ("visit", "depart"), "shared": ("own-v", None)}
-    fresh = type("R", (), {"translation_handlers": {"html": {"n": ("v", "d")}}})
-    assert ext.copy_html_handlers(fresh, "singlehtml") == ["n"]
-    assert fresh.translation_handlers["singlehtml"] == {"n": ("v", "d")}
 
 
 def test_link_path_matches_where_the_pdfs_are_copied():

@@ -271,3 +271,28 @@ def test_run_alone_pages_execute_after_all_others(book):
     execute_all(book, jobs=2, log=lambda *_: None)
     ends = [float((stamp / n).read_text().split()[1]) for n in ("slow", "slow3")]
     assert float((stamp / "timed").read_text()) >= max(ends)
+
+
+def test_build_runs_on_a_dask_scheduler_given_by_its_address(book):
+    """`build --scheduler ADDRESS`: the chapters are tasks on that cluster (here one in-process worker)."""
+    from dask.distributed import LocalCluster
+
+    from saddlebook.publish.build import execute_all
+
+    lines = []
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
+        done = execute_all(book, scheduler=cluster.scheduler_address, log=lines.append)
+    assert [r.chapter for r in done] == ["01-toy"] and done[0].executed
+    assert any(f"Dask scheduler at {cluster.scheduler_address}" in line for line in lines)
+
+
+def test_scheduler_nobody_answers_and_jobs_with_scheduler_are_refused(book, monkeypatch):
+    from saddlebook.publish import _cluster
+    from saddlebook.publish.build import execute_all
+
+    monkeypatch.setattr(_cluster, "SCHEDULER_TIMEOUT", "1s")
+    with pytest.raises(ParameterError, match="'scheduler' = 'tcp://127.0.0.1:9'"):
+        execute_all(book, scheduler="tcp://127.0.0.1:9", log=lambda *_: None)
+    with pytest.raises(ParameterError, match="'jobs'.*'scheduler'"):
+        execute_all(book, scheduler="tcp://127.0.0.1:9", jobs=2, log=lambda *_: None)
+    assert not (book / "book" / "executed" / "01-toy.ipynb").exists()

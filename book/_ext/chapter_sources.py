@@ -30,8 +30,6 @@ def _add_button(app, pagename, templatename, context, doctree):
                 "icon": "fas fa-file-lines",
                 "label": "download-myst-button",
             })
-            if app.builder.name == "singlehtml":
-                continue  # the single page is what gets printed: no links to its own prints
             pdfs = [(f"{stem}.pdf", ".pdf", "Download this chapter as PDF", "download-pdf-button")]
             if pagename == FRONT:
                 pdfs.append((BOOK_PDF, "book .pdf", "Download the whole book as one PDF",

@@ -31,12 +31,17 @@ class DivergenceError(FloatingPointError):
         self.t = float(t)
         self.loss = float(loss)
         self.config = config
+        self.reason = reason
         msg = f"training diverged at t={self.t:.6g} with loss={self.loss:.6g}"
         if reason:
             msg += f" ({reason})"
         if config:
             msg += f" [{config}]"
         super().__init__(msg)
+
+    def __reduce__(self):
+        # Rebuilt from its fields, so that it survives the pickling of a worker process or a Dask cluster.
+        return (type(self), (self.t, self.loss, self.config, self.reason))
 
 
 class NotSmoothError(ValueError):

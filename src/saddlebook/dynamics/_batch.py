@@ -52,8 +52,8 @@ class NetworkBatch:
 
     Notes
     -----
-    ``x``, ``y`` and π are converted to the dtype of the weights passed to
-    :meth:`evaluate` on first use and cached per dtype.
+    ``x``, ``y`` and π are converted to the dtype and device of the weights
+    passed to :meth:`evaluate` on first use and cached per dtype and device.
     """
 
     def __init__(
@@ -82,11 +82,12 @@ class NetworkBatch:
         self.observable = observable
         self._data = {torch.float64: (x.to(torch.float64), y.to(torch.float64), sample_weights.to(torch.float64))}
 
-    def data(self, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """``(x, y, π)`` in ``dtype`` (cached)."""
-        if dtype not in self._data:
-            self._data[dtype] = tuple(t.to(dtype) for t in self._data[torch.float64])
-        return self._data[dtype]
+    def data(self, dtype: torch.dtype, device: torch.device | str = "cpu") -> tuple[torch.Tensor, ...]:
+        """``(x, y, π)`` in ``dtype`` on ``device`` (cached)."""
+        key = dtype if torch.device(device).type == "cpu" else (dtype, str(device))
+        if key not in self._data:
+            self._data[key] = tuple(t.to(device=device, dtype=dtype) for t in self._data[torch.float64])
+        return self._data[key]
 
     @property
     def n_rows(self) -> int:
@@ -123,21 +124,27 @@ class NetworkBatch:
         return float(torch.linalg.vector_norm(moment(x, y, pi)))
 
     def _forward(self, weights: Sequence[torch.Tensor], keep: bool):
-        x, _, _ = self.data(weights[0].dtype)
-        acts, slopes = [x], []
-        z = torch.matmul(x, weights[0].transpose(1, 2))  # (B, n, n_1)
+        # Features along the last axis: z_ℓ and a_ℓ are (B, n_ℓ, n), so every product is W (small) times a
+        # wide matrix, MKL's fast layout (benchmarks/escape_engine.py times it against (B, n, n_ℓ)).
+        x, _, _ = self.data(weights[0].dtype, weights[0].device)
+        xt = x.T.expand(weights[0].shape[0], -1, -1)  # (B, d, n), a view
+        acts, slopes = [xt], []
+        z = torch.bmm(weights[0], xt)
         for w in weights[1:]:
             a, s = self.pair(z)
             if keep:
                 acts.append(a)
                 slopes.append(s)
-            z = torch.bmm(a, w.transpose(1, 2))
-        return z[..., 0], acts, slopes
+            z = torch.bmm(w, a) if w is not weights[-1] else None
+        # The scalar output as a sum over features, not a matrix-vector product: MKL rounds a batch of one
+        # differently, and no run's numbers may depend on the runs beside it.
+        out = (weights[-1].transpose(1, 2) * a).sum(1) if len(weights) > 1 else z[:, 0]
+        return out, acts, slopes
 
     def _observe(self, out: torch.Tensor, loss: torch.Tensor) -> torch.Tensor:
         if self.observable == "loss":
             return loss
-        x, _, pi = self.data(out.dtype)
+        x, _, pi = self.data(out.dtype, out.device)
         return torch.linalg.vector_norm(moment(x, out, pi, dtype=out.dtype), dim=1)
 
     def observe(self, weights: Sequence[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -154,8 +161,8 @@ class NetworkBatch:
             Shapes ``(B,)`` each.
         """
         out, _, _ = self._forward(weights, keep=False)
-        _, y, pi = self.data(out.dtype)
-        loss = 0.5 * ((out - y) ** 2) @ pi
+        _, y, pi = self.data(out.dtype, out.device)
+        loss = 0.5 * (((out - y) ** 2) * pi).sum(-1)  # not `@ pi`: a matrix-vector product's rounding depends on B
         return loss, self._observe(out, loss)
 
     def evaluate(self, weights: Sequence[torch.Tensor]):
@@ -176,15 +183,20 @@ class NetworkBatch:
             ``∇_{W_ℓ} 𝓛_b``, same shapes as ``weights``.
         """
         out, acts, slopes = self._forward(weights, keep=True)
-        _, y, pi = self.data(out.dtype)
+        _, y, pi = self.data(out.dtype, out.device)
         resid = out - y
-        loss = 0.5 * (resid * resid) @ pi
-        delta = (resid * pi).unsqueeze(2)  # ∂𝓛/∂z_L, (B, n, 1)
+        loss = 0.5 * (resid * resid * pi).sum(-1)
+        delta = (resid * pi).unsqueeze(1)  # ∂𝓛/∂z_L, (B, 1, n)
         grads = [None] * len(weights)
-        for k in range(len(weights) - 1, 0, -1):
-            # ∇W_ℓ = δ_ℓᵀ a_{ℓ−1}; δ_{ℓ−1} = (δ_ℓ W_ℓ) ⊙ σ'(z_{ℓ−1})
-            grads[k] = torch.bmm(delta.transpose(1, 2), acts[k])
-            delta = torch.bmm(delta, weights[k]) * slopes[k - 1]
-        grads[0] = torch.matmul(delta.transpose(1, 2), acts[0])
+        for k in range(len(weights) - 1, -1, -1):
+            # ∇W_ℓ = δ_ℓ a_{ℓ−1}ᵀ; δ_{ℓ−1} = (W_ℓᵀ δ_ℓ) ⊙ σ'(z_{ℓ−1}); the last layer's as sums (see _forward)
+            if k == len(weights) - 1:
+                grads[k] = (delta * acts[k]).sum(-1).unsqueeze(1)
+                if k:
+                    delta = weights[k].transpose(1, 2) * delta * slopes[k - 1]
+                continue
+            grads[k] = torch.bmm(delta, acts[k].transpose(1, 2))
+            if k:
+                delta = torch.bmm(weights[k].transpose(1, 2), delta) * slopes[k - 1]
         grads = bend_gradients(grads, lambda: torch.stack([w.flatten(1).norm(dim=1) for w in weights]).amin(0))
         return loss, self._observe(out, loss), grads

@@ -115,19 +115,24 @@ def refine_crossing(
     used = 0
     side = torch.zeros_like(g0)
     c_prev = torch.full_like(g0, -1.0)
+    done = torch.zeros_like(g0, dtype=torch.bool)
     for _ in range(iters):
         c = torch.where(fb != fa, crossing_time(a, fa, b, fb, 0.0), 0.5 * (a + b))
         c = torch.where((c > a) & (c < b), c, 0.5 * (a + b))
         gc = observe(path(c))
         used += 1
         fc = (gc.double() - level) * direction
-        left = fc >= 0  # the crossing lies in [a, c]
+        # A converged run keeps its bracket: each run's result is that of its own iteration alone,
+        # whichever other runs cross in the same step (a sweep split into batches gives the same numbers).
+        left = (fc >= 0) & ~done  # the crossing lies in [a, c]
+        right = (fc < 0) & ~done
         fa = torch.where(left & (side == 1), fa * 0.5, fa)
-        fb = torch.where(~left & (side == -1), fb * 0.5, fb)
+        fb = torch.where(right & (side == -1), fb * 0.5, fb)
         b, fb = torch.where(left, c, b), torch.where(left, fc, fb)
-        a, fa = torch.where(left, a, c), torch.where(left, fa, fc)
-        side = torch.where(left, torch.ones_like(side), -torch.ones_like(side))
-        if bool(((c - c_prev).abs() <= 1e-14).all()) or bool((b - a <= 1e-14).all()):
+        a, fa = torch.where(right, c, a), torch.where(right, fc, fa)
+        side = torch.where(left, torch.ones_like(side), torch.where(right, -torch.ones_like(side), side))
+        done |= ((c - c_prev).abs() <= 1e-14) | (b - a <= 1e-14)
+        if bool(done.all()):
             break
-        c_prev = c
+        c_prev = torch.where(done, c_prev, c)
     return b, path(b), used

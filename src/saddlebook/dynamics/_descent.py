@@ -322,14 +322,14 @@ def descend(
                 loss, obs, grads = problem.evaluate(w)
             else:
                 (loss, obs), grads = problem.observe(w), None
-            loss, obs = loss.double().numpy(), obs.double().numpy()
+            loss, obs = loss.double().cpu().numpy(), obs.double().cpu().numpy()
             if k == 0:
                 loss0, obs0, ref, prev = loss.copy(), obs.copy(), loss.copy(), None
             keep = _stop_reached(book, idx, w, k, loss, obs, ref, prev, plan)
             if not keep.any() or k == plan.n_steps:
                 break
             if not keep.all():
-                rows = torch.from_numpy(keep.nonzero()[0])
+                rows = torch.from_numpy(keep.nonzero()[0]).to(w[0].device)
                 w = [p.index_select(0, rows) for p in w]
                 grads = None if grads is None else [g.index_select(0, rows) for g in grads]
                 idx, loss, obs, ref = idx[keep], loss[keep], obs[keep], ref[keep]

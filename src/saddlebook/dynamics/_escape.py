@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import time
 from dataclasses import KW_ONLY, dataclass, field
 from typing import Callable, Sequence
 
@@ -149,9 +150,14 @@ class SweepConfig:
     criterion : {"loss", "moment"}, default "loss"
         Escape when the loss falls to ``threshold × 𝓛(0)``, or when
         ``‖E[ŷ x]‖`` reaches ``threshold × Γ``.
-    dtype : torch.dtype, default torch.float64
+    dtype : torch.dtype, optional
         Working precision of states and gradients (times are float64); given
-        as "float64", "float32" or a torch dtype.
+        as "float64", "float32" or a torch dtype. Default float64 on the
+        CPU, float32 on a GPU.
+    device : str or torch.device, default "cpu"
+        Where the states, gradients and data live: ``"cpu"``, or ``"cuda"``
+        (``"cuda:N"``) when torch sees a CUDA device. Per-run bookkeeping
+        (times, step sizes, error norms) stays on the CPU in float64.
     rtol : float, optional
         Relative local error per layer per step; default 1e-9 (float64) or
         1e-6 (float32).
@@ -193,8 +199,12 @@ class SweepConfig:
         (default all L) layers.
     input_dim_used : int
         The input dimension: that of ``x`` if given, else ``input_dim``.
+    device_used : torch.device
+        The device (``device``, default the CPU).
+    dtype_used : torch.dtype
+        ``dtype``, or its default for the device.
     rtol_used : float
-        ``rtol``, or its default for ``dtype``.
+        ``rtol``, or its default for ``dtype_used``.
     teacher_used : teacher or None
         ``teacher``, or the default teacher; None with user targets ``y``.
 
@@ -224,7 +234,8 @@ class SweepConfig:
     data_seed: int = 0
     threshold: float = 0.5
     criterion: str = "loss"
-    dtype: str | torch.dtype = "float64"
+    dtype: str | torch.dtype | None = None
+    device: str | torch.device = "cpu"
     rtol: float | None = None
     t_max: float = 1e9
     threads: int | None = None
@@ -238,6 +249,8 @@ class SweepConfig:
     activation_name: str = field(init=False, repr=False)
     bottleneck_used: tuple[int, ...] = field(init=False, repr=False)
     input_dim_used: int = field(init=False, repr=False)
+    device_used: torch.device = field(init=False, repr=False)
+    dtype_used: torch.dtype = field(init=False, repr=False)
     rtol_used: float = field(init=False, repr=False)
     teacher_used: LinearTeacher | SingleIndexTeacher | FeatureSum | None = field(init=False, repr=False)
 
@@ -283,7 +296,8 @@ class SweepConfig:
             eps=list(self.eps),
             seeds=list(self.seeds),
             input_dim=self.input_dim_used,
-            dtype=str(self.dtype).replace("torch.", ""),
+            dtype=str(self.dtype_used).replace("torch.", ""),
+            device=str(self.device_used),
             rtol=self.rtol_used,
             stepper=self.stepper if self.stepper == "flow" else self.stepper.summary(),
         )
@@ -385,20 +399,43 @@ def _checked_method(cfg: SweepConfig) -> dict:
 
 
 def _checked_solver(cfg: SweepConfig) -> dict:
-    """Precision, tolerance, horizon and threads."""
+    """Device, precision, tolerance, horizon and threads."""
+    device = _checked_device(cfg.device)
     dtype = DTYPES.get(cfg.dtype, cfg.dtype) if isinstance(cfg.dtype, str) else cfg.dtype
-    if dtype not in DTYPES.values():
+    if dtype is not None and dtype not in DTYPES.values():
         raise P.ParameterError(f"parameter 'dtype' = {dtype!r} is not allowed; allowed values: float64, float32")
-    default_rtol = 1e-9 if dtype == torch.float64 else 1e-6
+    dtype_used = dtype or (torch.float64 if device.type == "cpu" else torch.float32)
+    default_rtol = 1e-9 if dtype_used == torch.float64 else 1e-6
     rtol_used = P.real("rtol", default_rtol if cfg.rtol is None else cfg.rtol, 0, 1, lo_open=True, hi_open=True)
     return dict(
         dtype=dtype,
+        dtype_used=dtype_used,
+        device=str(device),
+        device_used=device,
         rtol=None if cfg.rtol is None else rtol_used,
         rtol_used=rtol_used,
         t_max=P.real("t_max", cfg.t_max, 0, None, lo_open=True),
         threads=None if cfg.threads is None else P.integer("threads", cfg.threads, 1, 1024),
         stepper=_checked_stepper(cfg),
     )
+
+
+def _checked_device(device) -> torch.device:
+    """``device`` as a torch.device that torch can use here (the CPU, or a CUDA device it sees)."""
+    allowed = "allowed: 'cpu'" + (", 'cuda'" if torch.cuda.is_available() else " (torch sees no CUDA device here)")
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise P.ParameterError(f"parameter 'device' = {device!r} is not a device; {allowed}") from None
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise P.ParameterError(f"parameter 'device' = {device!r}, but torch sees no CUDA device; {allowed}")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise P.ParameterError(f"parameter 'device' = {device!r}: only {torch.cuda.device_count()} CUDA "
+                                   "device(s) here")
+    elif dev.type != "cpu":
+        raise P.ParameterError(f"parameter 'device' = {device!r} is not supported; {allowed}")
+    return dev
 
 
 def _checked_stepper(cfg: SweepConfig):
@@ -559,7 +596,7 @@ def _problem(cfg: SweepConfig, x, y, pi, inits: list[list[torch.Tensor]]):
     else:
         problem = NetworkBatch(cfg.activation, x, y, pi, cfg.criterion)
         params = [torch.stack([w[k] for w in inits]) for k in range(L)]
-    return problem, [p.to(cfg.dtype) for p in params]
+    return problem, [p.to(device=cfg.device_used, dtype=cfg.dtype_used) for p in params]
 
 
 def _integrate(cfg: SweepConfig, problem, params, runs: list[tuple[float, int]], gamma: float):
@@ -571,7 +608,7 @@ def _integrate(cfg: SweepConfig, problem, params, runs: list[tuple[float, int]],
     with _threads(cfg.threads), torch.no_grad():
         loss0, _ = problem.observe(params)
         if cfg.criterion == "loss":
-            level, direction = cfg.threshold * loss0.double().numpy(), -1
+            level, direction = cfg.threshold * loss0.double().cpu().numpy(), -1
         else:
             level, direction = np.full(len(runs), cfg.threshold * gamma), 1
         descriptions = [f"escape run eps={e:g}, seed={s} ({desc})" for e, s in runs]
@@ -619,8 +656,8 @@ def _as_config(args: tuple, options: dict) -> SweepConfig:
     return SweepConfig(*args, **options)
 
 
-def sweep(*args, **options) -> SweepResult:
-    """Escape times of many configurations, integrated as one batch.
+def sweep(*args, executor=None, batches: int | None = None, **options) -> SweepResult:
+    """Escape times of many configurations, integrated as one batch (or several, on workers).
 
     Every pair (ε, seed) is one run; all runs share the data and architecture
     and are advanced together by :func:`saddlebook.dynamics.integrate` (or, with
@@ -636,45 +673,104 @@ def sweep(*args, **options) -> SweepResult:
     *args
         One :class:`SweepConfig`, or up to four of ``activation``, ``depth``,
         ``r``, ``eps`` (see :class:`SweepConfig` for these and all options).
+    executor : concurrent.futures.Executor or dask.distributed.Client, optional
+        Where to run: the runs are dealt round-robin into ``batches`` batches,
+        each integrated as one batch by a worker, and put back in order.
+        Every run's arithmetic is independent of the others in its batch, so
+        the result equals the serial sweep's exactly (float64 or float32, on
+        one kind of machine). Without it, one batch in this process.
+    batches : int, optional
+        Number of batches with an ``executor``; default its number of workers
+        (a Dask client's total worker threads), at most the number of runs.
     **options
         The other options of :class:`SweepConfig` by name (``seeds``,
-        ``init``, ``model``, ``data``, ``x``, ...), or changes to the config.
+        ``init``, ``model``, ``data``, ``x``, ``device``, ...), or changes to
+        the config.
 
     Returns
     -------
     SweepResult
-        With the configuration that ran in ``sweep_config``.
+        With the configuration that ran in ``sweep_config``; ``wall_time``
+        is the time from the first batch's start to the last one's end.
 
     Raises
     ------
     saddlebook.errors.ParameterError
         Any invalid option (named, with the allowed values), before any
         computation (except ``direction="moment"`` on data with Γ = 0, found
-        once the data is built), an unknown activation name included.
+        once the data is built), an unknown activation name included; an
+        ``executor`` without ``submit`` or ``batches`` < 1.
     saddlebook.errors.DivergenceError
         A run diverged; the message names its configuration.
     """
     cfg = _as_config(args, options)
+    n_batches = _batch_count(executor, batches)
     x, y, pi = _data(cfg)
     m = moment(x, y, pi)
-    direction = _row_direction(cfg, m)
+    _row_direction(cfg, m)  # refuses direction="moment" without a moment before any batch starts
     runs = [(e, s) for e in cfg.eps for s in cfg.seeds]
-    problem, params = _problem(cfg, x, y, pi, [_initial(cfg, e, s, direction) for e, s in runs])
-    gamma_reported = float(torch.linalg.vector_norm(sample_moment(x, y, weights=pi)))  # the theory's Γ
-    res = _integrate(cfg, problem, params, runs, float(torch.linalg.vector_norm(m)))  # m's norm: the escape level
+    start = time.perf_counter()
+    if executor is None:
+        res = _batch(cfg, runs, (x, y, pi))
+    else:
+        res = _distributed(executor, cfg, runs, min(n_batches, len(runs)))
     return SweepResult(
         eps=np.array([e for e, _ in runs]),
         seed=np.array([s for _, s in runs]),
         tau=res.t_event,
         nfev=res.nfev,
         steps=res.steps,
-        wall_time=res.wall_time,
-        gamma=gamma_reported,
+        wall_time=res.wall_time if executor is None else time.perf_counter() - start,
+        gamma=float(torch.linalg.vector_norm(sample_moment(x, y, weights=pi))),  # the theory's Γ
         loss0=res.loss0,
         config=cfg.summary(),
         history=res.history,
         sweep_config=cfg,
     )
+
+
+def _batch(cfg: SweepConfig, runs: list[tuple[float, int]], data=None) -> _Steps:
+    """Integrate the runs ``runs`` (pairs (ε, seed)) of ``cfg`` as one batch; builds the data unless given."""
+    x, y, pi = _data(cfg) if data is None else data
+    m = moment(x, y, pi)
+    problem, params = _problem(cfg, x, y, pi, [_initial(cfg, e, s, _row_direction(cfg, m)) for e, s in runs])
+    return _integrate(cfg, problem, params, runs, float(torch.linalg.vector_norm(m)))  # m's norm: the escape level
+
+
+def _batch_count(executor, batches) -> int:
+    if executor is None:
+        if batches is not None:
+            raise P.ParameterError("parameter 'batches' needs an 'executor' to run the batches on")
+        return 1
+    if not callable(getattr(executor, "submit", None)):
+        raise P.ParameterError(f"parameter 'executor' must be a concurrent.futures.Executor or a "
+                               f"dask.distributed.Client (anything with submit()), got {type(executor).__name__}")
+    if batches is not None:
+        return P.integer("batches", batches, 1, 1_000_000)
+    if callable(getattr(executor, "nthreads", None)):  # a dask.distributed.Client: its worker threads
+        return max(1, sum(executor.nthreads().values()))
+    return max(1, int(getattr(executor, "_max_workers", 1) or 1))
+
+
+def _distributed(executor, cfg: SweepConfig, runs: list, n: int) -> _Steps:
+    """Deal the runs round-robin into ``n`` batches (so each gets short and long runs), run them on
+    ``executor`` and put the results back in run order."""
+    groups = [list(range(i, len(runs), n)) for i in range(n)]
+    dask = callable(getattr(executor, "gather", None))
+    extra = {"pure": False} if dask else {}  # every batch is its own task, whatever its arguments hash to
+    futures = [executor.submit(_batch, cfg, [runs[i] for i in g], **extra) for g in groups]
+    parts = [f.result() for f in futures]
+    order = np.argsort(np.concatenate(groups), kind="stable")
+
+    def joined(name):
+        return np.concatenate([getattr(p, name) for p in parts])[order]
+
+    history = None
+    if parts[0].history is not None:
+        flat = [h for p in parts for h in p.history]
+        history = [flat[i] for i in order]
+    return _Steps(joined("t_event"), joined("nfev"), joined("steps"), max(p.wall_time for p in parts),
+                  joined("loss0"), history)
 
 
 def escape_time(

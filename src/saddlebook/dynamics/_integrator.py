@@ -142,12 +142,13 @@ class EngineResult:
 
 
 def _norms(params: Sequence[torch.Tensor]) -> torch.Tensor:
-    # Frobenius norm of each parameter tensor of each run, (B, P), float64.
-    return torch.stack([p.reshape(p.shape[0], -1).double().norm(dim=1) for p in params], dim=1)
+    # Frobenius norm of each parameter tensor of each run, (B, P), float64, on the CPU with the bookkeeping.
+    return torch.stack([p.reshape(p.shape[0], -1).double().norm(dim=1) for p in params], dim=1).cpu()
 
 
 def _bshape(v: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
-    return v.reshape((-1,) + (1,) * (p.dim() - 1)).to(p.dtype)
+    # A per-run value (on the CPU) broadcast against a batched tensor p, on p's device and in its dtype.
+    return v.reshape((-1,) + (1,) * (p.dim() - 1)).to(device=p.device, dtype=p.dtype)
 
 
 def _combine(params, ks, coeffs, h):
@@ -163,7 +164,7 @@ def _combine(params, ks, coeffs, h):
 
 
 def _take(seq, idx):
-    return [s.index_select(0, idx) for s in seq]
+    return [s.index_select(0, idx.to(s.device)) for s in seq]
 
 
 @dataclass
@@ -259,7 +260,7 @@ class _Ledger:
         self.states = [torch.full((t_eval.size,) + tuple(p.shape), math.nan, dtype=p.dtype, device=p.device)
                        for p in params]
         for s, p in zip(self.states, params):
-            s[torch.from_numpy(t_eval <= 0)] = p
+            s[torch.from_numpy(t_eval <= 0).to(s.device)] = p
 
     def result(self, loss0, obs0, n_params: int, start: float, t_eval=None) -> EngineResult:
         history = None
@@ -357,7 +358,7 @@ def integrate(
     opt = _options(B, t_max, event_level, event_direction, rtol, atol, max_steps, t_eval, config)
     params = [p.detach().clone() for p in params0]
     loss, obs, grads = problem.evaluate(params)
-    loss, obs = loss.double(), obs.double()
+    loss, obs = loss.double().cpu(), obs.double().cpu()
     if not bool(torch.isfinite(loss).all()):
         b = int((~torch.isfinite(loss)).nonzero()[0])
         raise DivergenceError(0.0, float(loss[b]), opt.config[b], "initial loss is not finite")
@@ -445,7 +446,7 @@ def _attempt(problem, params, k1, h):
     new = _combine(params, ks, _B, h)
     nloss, nobs_v, ngrads = problem.evaluate(new)
     ks.append([-g for g in ngrads])
-    return ks, new, nloss.double(), nobs_v.double()
+    return ks, new, nloss.double().cpu(), nobs_v.double().cpu()
 
 
 def _error_ratio(params, new, ks, h, nloss, rtol: float, atol: float):
@@ -459,19 +460,22 @@ def _error_ratio(params, new, ks, h, nloss, rtol: float, atol: float):
         for c, k in zip(_E, ks):
             if c != 0.0:
                 e = k[i] * c if e is None else e.add(k[i], alpha=c)
-        en = e.reshape(e.shape[0], -1).double().norm(dim=1) * h
+        en = e.reshape(e.shape[0], -1).double().norm(dim=1).cpu() * h
         scale = atol + rtol * torch.maximum(_norms([p])[:, 0], _norms([new[i]])[:, 0])
         err = torch.maximum(err, en / scale)
     finite = torch.isfinite(nloss) & torch.isfinite(err)
     for k in ks[-1]:
-        finite &= torch.isfinite(k.reshape(k.shape[0], -1)).all(dim=1)
+        finite &= torch.isfinite(k.reshape(k.shape[0], -1)).all(dim=1).cpu()
     return torch.where(finite, err, torch.full_like(err, math.inf)), finite
 
 
 def _controller(err: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Step-size controller: accept where ``err <= 1``; the factor on the step (no growth after a rejection)."""
     ok = err <= 1.0
-    factor = torch.where(err > 0, _SAFETY * err.clamp_min(1e-300) ** -0.2, torch.full_like(err, _MAX_FACTOR))
+    # err^(-1/5) one run at a time: torch's vectorised pow rounds differently in the vector lanes and in the
+    # scalar tail, so a run's step size would depend on its place in the batch.
+    root = torch.tensor([math.pow(e, -0.2) for e in err.clamp_min(1e-300).tolist()], dtype=err.dtype)
+    factor = torch.where(err > 0, _SAFETY * root, torch.full_like(err, _MAX_FACTOR))
     factor = factor.clamp(_MIN_FACTOR, _MAX_FACTOR)
     return ok, torch.where(ok, factor, factor.clamp(max=1.0))
 
@@ -490,7 +494,7 @@ def _events(problem, run: _Active, ks, ok, nobs_v, opt: _Options, ledger: _Ledge
         params, kr, h = _take(run.params, rows), [_take(k, rows) for k in ks], run.h.index_select(0, rows)
         theta, state, used = refine_crossing(
             lambda c: _dense(params, kr, h, c),
-            lambda s: problem.observe(s)[1],
+            lambda s: problem.observe(s)[1].double().cpu(),
             lev.index_select(0, rows),
             opt.direction,
             run.obs.index_select(0, rows),
@@ -529,7 +533,8 @@ def _sample(run: _Active, ks, new, t_new, ok, crossed, opt: _Options, ledger: _L
     at_end = times >= t_new.index_select(0, rows)
     where = (torch.from_numpy(k_out), torch.from_numpy(idx[rows_np]))
     for store, d, n in zip(ledger.states, dense, new):
-        store[where] = torch.where(_bshape(at_end, d).bool(), n.index_select(0, rows), d)
+        at = tuple(w.to(store.device) for w in where)
+        store[at] = torch.where(_bshape(at_end, d).bool(), n.index_select(0, rows.to(n.device)), d)
 
 
 def _advance(run: _Active, ok, new, k7, t_new, nobs_v) -> _Active:
@@ -569,7 +574,10 @@ def _retire(run: _Active, crossed, reached, ledger: _Ledger, max_steps: int) -> 
 
 def _dense(params, ks, h, theta):
     # Fourth-order continuous extension at fraction theta (B,) of the step.
-    powers = [theta ** (j + 1) for j in range(4)]
+    # Products, not theta ** j: a vectorised pow would round by the run's place in the batch.
+    powers = [theta]
+    for _ in range(3):
+        powers.append(powers[-1] * theta)
     out = []
     for i, p in enumerate(params):
         acc = torch.zeros_like(p)

@@ -26,6 +26,7 @@ derivatives instead (see :func:`classify`).
 """
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
 from typing import Callable
@@ -296,7 +297,9 @@ def classify(sigma, *, max_order: int = 8, tol: float = 1e-9, counterfactual: bo
     K = integer("max_order", max_order, 2, 12)
     tol = between("tol", tol, 0.0, 1e-2)
     _probe(name, fn)
-    at0, side = _derivatives_near_zero(name, fn, K)
+    # A name or an expression always means the same function: its derivatives are worked out once per process
+    # (a chapter's parameter check classifies every registry activation, and the command line checks often).
+    at0, side = _derivatives_of_name(sigma, K) if isinstance(sigma, str) else _derivatives_near_zero(name, fn, K)
     taylor = [at0[k] / math.factorial(k) for k in range(K + 1)]
     scale = max(1.0, max(abs(s) for s in taylor))
     slopes = (side[1][2], side[1][3])
@@ -329,6 +332,13 @@ def classify(sigma, *, max_order: int = 8, tol: float = 1e-9, counterfactual: bo
         reason=reason,
         flags=_slope_flags(at0[1], zero),
     )
+
+
+@functools.lru_cache(maxsize=256)
+def _derivatives_of_name(sigma: str, K: int) -> tuple[tuple[float, ...], tuple[tuple[float, ...], ...]]:
+    name, fn = _resolve(sigma)
+    at0, side = _derivatives_near_zero(name, fn, K)
+    return tuple(at0), tuple(tuple(s) for s in side)
 
 
 def _derivatives_near_zero(name: str, fn: Callable, K: int) -> tuple[list[float], list[list[float]]]:

@@ -1,21 +1,19 @@
 """One recorded execution of a chapter, for the runs the build does not publish.
 
 The falsification run and the other-draws run both execute chapters into a
-throw-away folder, in worker processes, and keep only the check records.
+throw-away folder, as tasks on a local Dask cluster, and keep only the check records.
 """
 from __future__ import annotations
 
 import json
-import multiprocessing
-import os
 import subprocess
 import tempfile
 import time
-from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
 from ..book.checks import ENV_FALSIFY
+from ._cluster import dask_client, isolated
 from .chapters import Chapter
 from .execute import ChapterFailed, execute
 
@@ -28,12 +26,11 @@ def run_recorded(chapter: Chapter, overrides: dict, env: dict, out_dir: str) -> 
     One bad run must not hide the others, so an error that stops the chapter
     becomes the run's status, with the checks made before it.
     """
-    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-        os.environ[var] = "1"
+    threads = {var: "1" for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")}
     start = time.perf_counter()
     try:
-        made = execute(chapter, overrides, out_dir=Path(out_dir), force=True,
-                       env={ENV_FALSIFY: "1", **env}, paired=True).record["checks"]
+        made = isolated(execute, chapter, overrides, out_dir=Path(out_dir), force=True,
+                        env={**threads, ENV_FALSIFY: "1", **env}, paired=True).record["checks"]
         status = "completed"
     except ChapterFailed as err:
         made, status = err.checks, f"stopped: {str(err).splitlines()[0]}"
@@ -55,12 +52,10 @@ def commit(root: Path) -> str:
 
 @contextmanager
 def worker_pool(prefix: str, jobs: int | None):
-    """A throw-away folder and a pool of spawned workers (``jobs``, default the number of cores)."""
-    context = multiprocessing.get_context("spawn")
-    with tempfile.TemporaryDirectory(prefix=prefix) as tmp, ProcessPoolExecutor(
-        max_workers=jobs or os.cpu_count() or 1, mp_context=context
-    ) as pool:
-        yield Path(tmp), pool
+    """A throw-away folder and a Dask client on a local cluster of ``jobs`` workers (default: the number of
+    cores); submit with ``pure=False`` (every run is its own task)."""
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp, dask_client(None, jobs) as client:
+        yield Path(tmp), client
 
 
 def write_record(target: Path, record: dict, merge: bool) -> None:

@@ -1,23 +1,24 @@
 """Build the book: execute every chapter that is out of date, then the HTML.
 
-Out-of-date chapters run in parallel worker processes (one kernel each, one
-torch thread each: the chapters' tensors are small, and threads contending for
-the same cores made them hundreds of times slower).
+Out-of-date chapters run as tasks on a Dask cluster (:mod:`._cluster`): one
+kernel per worker, one torch thread per kernel (the chapters' tensors are
+small, and threads contending for the same cores made them hundreds of times
+slower).
 """
 from __future__ import annotations
 
-import multiprocessing
 import os
 import shutil
 import subprocess
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
+from ..errors import ParameterError
+from ._cluster import dask_client, isolated, worker_count
 from .chapters import Chapter
 from .chapters import chapters as list_chapters
-from .execute import ChapterFailed, execute, is_current
+from .execute import ChapterFailed, execute, is_current, read_record
 from .pages import write_generated
 
 
@@ -26,11 +27,10 @@ class BuildFailed(RuntimeError):
 
 
 def _execute_in_worker(chapter: Chapter, overrides: dict, force: bool, threads: int):
-    # Runs in a fresh process: its environment is inherited by the chapter's kernel.
-    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-        os.environ[var] = str(threads)
+    # A task on a Dask worker: the kernel gets its thread count through its own environment.
+    env = {var: str(threads) for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")}
     try:
-        return execute(chapter, overrides, force=force)
+        return isolated(execute, chapter, overrides, force=force, env=env)
     except ChapterFailed as err:
         return err
 
@@ -39,26 +39,39 @@ def _applicable(chapter: Chapter, common: dict) -> dict:
     return {k: v for k, v in common.items() if k in chapter.defaults()}
 
 
+def _expected_seconds(chapter: Chapter) -> float:
+    """How long the chapter took last time (its record), or a large number if it never ran here."""
+    record = read_record(chapter)
+    return float(record.get("seconds", 1e6)) if record else 1e6
+
+
 def execute_all(
     root: Path,
     *,
     force: bool = False,
     jobs: int | None = None,
     common: dict | None = None,
+    scheduler: str | None = None,
     log=print,
 ) -> list:
     """Execute every chapter whose sources, package, parameters or requirements changed.
 
-    Every chapter is attempted even if one fails, so one run reports all
-    failures; they are raised together at the end. ``jobs`` defaults to the
-    number of cores (at most the number of chapters to run). ``common`` holds
-    parameter overrides applied to every chapter that has that parameter
-    (e.g. ``{"quick": True}``).
+    Each chapter is a task on a Dask cluster: the one at ``scheduler`` (an
+    address such as ``tcp://host:8786``), or a local cluster of ``jobs``
+    single-threaded workers (default: the number of cores, at most
+    the number of chapters to run), started only if something is out of
+    date. The longest chapters (by their last run) are started first; pages
+    that time code (``run_alone`` in their front matter) run after all the
+    others, one at a time. Every chapter is attempted even if one fails, so
+    one run reports all failures; they are raised together at the end.
+    ``common`` holds parameter overrides applied to every chapter that has
+    that parameter (e.g. ``{"quick": True}``).
     """
     if jobs is not None and jobs < 1:
-        from ..errors import ParameterError
-
         raise ParameterError(f"parameter 'jobs' = {jobs!r} must be a positive integer")
+    if jobs is not None and scheduler is not None:
+        raise ParameterError("give either 'jobs' (the workers of a local cluster) or 'scheduler' "
+                             "(a running cluster's address), not both")
     common = dict(common or {})
     all_chapters = list_chapters(root)
     todo = [
@@ -68,34 +81,32 @@ def execute_all(
     for c in all_chapters:
         if c not in todo:
             log(f"{c.stem:32s} up to date")
-    cores = os.cpu_count() or 1
-    jobs = max(1, min(jobs or cores, len(todo) or 1))
-    threads = 1  # small tensors: one thread per kernel beats sharing cores between threads
     results, failures = [], []
+    if not todo:
+        return results
     start = time.perf_counter()
-    if todo:
-        log(f"executing {len(todo)} chapter(s) with {jobs} worker(s), {threads} thread(s) each")
-        context = multiprocessing.get_context("spawn")
+    workers = None if scheduler else max(1, min(jobs or os.cpu_count() or 1, len(todo)))
+    with dask_client(scheduler, workers) as client:
+        where = f"the Dask scheduler at {scheduler}" if scheduler else "a local Dask cluster"
+        log(f"executing {len(todo)} chapter(s) on {where} with {worker_count(client)} worker(s), one kernel each")
+        shared = sorted((c for c in todo if not c.run_alone), key=_expected_seconds, reverse=True)
         # Pages that time code (run_alone) run after the others, with the machine to themselves.
-        shared = [c for c in todo if not c.run_alone]
-        alone = [c for c in todo if c.run_alone]
-        for group, workers in ((shared, jobs), (alone, 1)):
-            if not group:
-                continue
-            with ProcessPoolExecutor(max_workers=min(workers, len(group)), mp_context=context) as pool:
-                futures = [
-                    (c, pool.submit(_execute_in_worker, c, _applicable(c, common), force, threads)) for c in group
-                ]
-                _collect(futures, results, failures, log)
-        log(f"execution finished in {time.perf_counter() - start:.1f} s")
+        batches = [shared] + [[c] for c in todo if c.run_alone]
+        for batch in batches:
+            futures = {client.submit(_execute_in_worker, c, _applicable(c, common), force, 1, pure=False,
+                                     priority=len(batch) - i): c for i, c in enumerate(batch)}
+            _collect(futures, results, failures, log)
+    log(f"execution finished in {time.perf_counter() - start:.1f} s")
     if failures:
         raise ChapterFailed("\n".join(str(f) for f in failures))
     return results
 
 
-def _collect(futures, results, failures, log) -> None:
-    for c, fut in futures:
-        res = fut.result()
+def _collect(futures: dict, results, failures, log) -> None:
+    from dask.distributed import as_completed
+
+    for fut in as_completed(list(futures)):
+        c, res = futures[fut], fut.result()
         if isinstance(res, ChapterFailed):
             failures.append(res)
             log(f"FAILED  {res}")

@@ -58,7 +58,7 @@ def _cmd_run(args, root: Path) -> int:
 
 def _cmd_build(args, root: Path) -> int:
     common = {name: parse_value(value) for name, value in args.param or []}
-    execute_all(root, force=args.force, jobs=args.jobs, common=common)
+    execute_all(root, force=args.force, jobs=args.jobs, common=common, scheduler=args.scheduler)
     index = build_html(root)
     print(f"Book built: {index}")
     return 0
@@ -171,7 +171,11 @@ def _add_run(sub) -> None:
 def _add_build(sub) -> None:
     build = sub.add_parser("build", help="execute out-of-date chapters, then build the HTML")
     build.add_argument("--force", action="store_true", help="re-execute every chapter")
-    build.add_argument("--jobs", type=int, default=None, help="chapters executed in parallel (default: cores)")
+    build.add_argument("--jobs", type=int, default=None,
+                       help="workers of the local Dask cluster: chapters executed in parallel (default: cores)")
+    build.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                       help="execute the chapters on the Dask cluster at this scheduler address (tcp://host:8786) "
+                            "instead of a local one; its workers must see this checkout at the same path")
     build.add_argument(
         "-p",
         "--param",
@@ -234,10 +238,10 @@ def _add_draws(sub) -> None:
 def _add_pdf(sub) -> None:
     pdf = sub.add_parser(
         "pdf",
-        help="print the whole book (singlehtml) and each chapter to PDF with headless Chromium "
+        help="print every page to PDF with headless Chromium: one PDF per chapter and the whole book "
         "(_build/pdf; after `build`)",
     )
-    pdf.add_argument("--jobs", type=int, default=None, help="Chromium processes at once (default: cores/2, min 2)")
+    pdf.add_argument("--jobs", type=int, default=None, help="Chromium processes at once (default: 2 x cores + 2)")
 
 
 def _take_params(argv: list[str]) -> tuple[list[str], list[tuple[str, str]]]:

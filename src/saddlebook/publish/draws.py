@@ -86,7 +86,7 @@ def draws(root: Path, *, chapter_names=None, quick_too: bool = True, jobs: int |
     start = time.perf_counter()
     with worker_pool("saddlebook-draws-", jobs) as (tmp, pool):
         futures = {
-            (c.stem, i): pool.submit(run_recorded, c, overrides, {}, str(tmp / c.stem / str(i)))
+            (c.stem, i): pool.submit(run_recorded, c, overrides, {}, str(tmp / c.stem / str(i)), pure=False)
             for c in chosen for i, overrides in enumerate(plans[c.stem])
         }
         chapters_out = {}

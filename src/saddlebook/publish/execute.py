@@ -201,7 +201,6 @@ def _run_papermill(chapter: Chapter, paired: Path, overrides: dict, out_dir: Pat
     fd, tmp_nb = tempfile.mkstemp(dir=out_dir, prefix=f".{chapter.stem}.", suffix=".ipynb")
     os.close(fd)
     tmp_checks = Path(tmp_nb).with_suffix(".checks.json")
-    saved_env = _enter_kernel_env(chapter, dict(env or {}), tmp_checks)
     start = time.perf_counter()
     try:
         papermill.execute_notebook(
@@ -209,6 +208,9 @@ def _run_papermill(chapter: Chapter, paired: Path, overrides: dict, out_dir: Pat
             tmp_nb,
             parameters=overrides,
             kernel_name=KERNEL,
+            # The kernel's environment is handed to its launch, never set in this process: chapters
+            # executed side by side in threads of one process (the build's Dask workers) keep their own.
+            kernel_manager_class=_kernel_manager(kernel_env(chapter, dict(env or {}), tmp_checks)),
             cwd=str(chapter.root / "chapters"),
             progress_bar=False,
             log_output=False,
@@ -225,33 +227,36 @@ def _run_papermill(chapter: Chapter, paired: Path, overrides: dict, out_dir: Pat
         raise ChapterFailed(_failure_message(chapter, err), made) from None
     finally:
         seconds = time.perf_counter() - start
-        _restore_env(saved_env)
     return tmp_nb, tmp_checks, seconds
 
 
-def _enter_kernel_env(chapter: Chapter, env: dict, tmp_checks: Path) -> dict:
-    """Set the kernel's environment variables; returns the previous values for :func:`_restore_env`."""
-    saved_env = {k: os.environ.get(k)
-                 for k in (checks.ENV_FILE, "SADDLEBOOK_CHAPTER", "MPLBACKEND", *_THREADS, *MALLOC_ENV, *env)}
-    os.environ.update(env)
+def kernel_env(chapter: Chapter, env: dict, tmp_checks: Path) -> dict:
+    """The environment of the chapter's kernel: this process's, the thread and malloc settings (where this
+    process sets none), ``env``, and the chapter's own variables."""
+    out = dict(os.environ)
     # The chapters' tensors are small: one thread per kernel is fastest, and much
     # faster when other work shares the cores (chapters run in parallel instead).
     for var in _THREADS:
-        os.environ.setdefault(var, "1")
+        out.setdefault(var, "1")
     for var, value in MALLOC_ENV.items():
-        os.environ.setdefault(var, value)
-    os.environ[checks.ENV_FILE] = str(tmp_checks)
-    os.environ["SADDLEBOOK_CHAPTER"] = chapter.stem
-    os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
-    return saved_env
+        out.setdefault(var, value)
+    out.update(env)
+    out[checks.ENV_FILE] = str(tmp_checks)
+    out["SADDLEBOOK_CHAPTER"] = chapter.stem
+    out["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
+    return out
 
 
-def _restore_env(saved_env: dict) -> None:
-    for k, v in saved_env.items():
-        if v is None:
-            os.environ.pop(k, None)
-        else:
-            os.environ[k] = v
+def _kernel_manager(env: dict):
+    """A kernel manager class that starts its kernel with the environment ``env``."""
+    from jupyter_client import AsyncKernelManager
+
+    class _KernelWithEnv(AsyncKernelManager):
+        async def _async_pre_start_kernel(self, **kw):
+            kw["env"] = dict(env)
+            return await super()._async_pre_start_kernel(**kw)
+
+    return _KernelWithEnv
 
 
 # The repr of a numpy scalar since numpy 2: {glue:text}`key:.3f` cannot format it and the page would show it raw.

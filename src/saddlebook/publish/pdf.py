@@ -1,13 +1,15 @@
-"""The PDF edition: the whole book and one PDF per chapter, printed by headless Chromium.
+"""The PDF edition: one PDF per chapter, and the whole book as one PDF, printed by headless Chromium.
 
-The whole book is the ``singlehtml`` edition (one page: table of contents,
-every chapter, typeset math, embedded figures) printed to
-``_build/pdf/saddlebook.pdf``; each chapter is its page of the HTML build
-(the theme has print styles) printed to ``_build/pdf/<stem>.pdf``. The PDFs
-are then copied into the HTML output under ``_static/pdf/``, where the
-download menu of every chapter page (and, for the whole book, of the front
-page) links to them (book/_ext/chapter_sources.py). So the HTML must be built
-first (``python -m saddlebook build``).
+Every page of the HTML build (the theme has print styles) is printed to PDF;
+each chapter's is kept as ``_build/pdf/<stem>.pdf``, and all pages, in the
+table of contents' order, are concatenated into ``_build/pdf/saddlebook.pdf``
+with a bookmark per page. (Printing the one-page ``singlehtml`` edition took
+two and a half minutes for its ~500 pages in one Chromium; the pages printed
+side by side take a fraction of that.) The PDFs are then copied into the HTML
+output under ``_static/pdf/``, where the download menu of every chapter page
+(and, for the whole book, of the front page) links to them
+(book/_ext/chapter_sources.py). So the HTML must be built first (``python -m
+saddlebook build``).
 
 Chromium reads the pages from ``file://`` with every host name unresolvable,
 so nothing is fetched from outside the machine (MathJax is served from the
@@ -26,7 +28,6 @@ from pathlib import Path
 
 import yaml
 
-from .build import BuildFailed, jupyter_book
 from .chapters import chapters as list_chapters
 
 BOOK_PDF = "saddlebook.pdf"
@@ -100,21 +101,14 @@ def print_pdf(page: Path, out: Path, *, chromium: str | None = None, timeout: fl
     return out
 
 
-def build_singlehtml(root: Path, *, log=print) -> Path:
-    """Build the one-page edition into ``_build/singlehtml``, warnings as errors; return its page."""
-    seconds = jupyter_book(root, "singlehtml")
-    # _build/singlehtml/index.html only redirects; the book is on the root document's page,
-    # written at book/executed/00-preface.html but with every link relative to the output
-    # folder (_static/..., _images/...): a copy at the top level is the page that works.
-    out = root / "_build" / "singlehtml"
-    toc_root = yaml.safe_load((root / "_toc.yml").read_text())["root"]
-    written = out / f"{Path(toc_root).with_suffix('').as_posix()}.html"
-    if not written.is_file():
-        raise BuildFailed(f"the singlehtml build wrote no {written}")
-    page = out / f"{Path(BOOK_PDF).stem}.html"
-    _replace(written, page)
-    log(f"single-page HTML built in {seconds:.1f} s: {page}")
-    return page
+def book_pages(root: Path) -> dict[str, Path]:
+    """Every page of the HTML build in the table of contents' reading order, by its document name."""
+    toc = yaml.safe_load((root / "_toc.yml").read_text())
+    names = [toc["root"]]
+    for part in toc.get("parts", [{"chapters": toc.get("chapters", [])}]):
+        names += [entry["file"] for entry in part.get("chapters", [])]
+    html = root / "_build" / "html"
+    return {Path(n).with_suffix("").as_posix(): html / f"{Path(n).with_suffix('').as_posix()}.html" for n in names}
 
 
 def chapter_pages(root: Path) -> dict[str, Path]:
@@ -123,38 +117,68 @@ def chapter_pages(root: Path) -> dict[str, Path]:
     return {c.stem: html / "book" / "executed" / f"{c.stem}.html" for c in list_chapters(root)}
 
 
-def make_pdf(root: Path, *, jobs: int | None = None, log=print) -> dict:
-    """Print the whole book and every chapter to ``_build/pdf``; copy them into the HTML output.
+def page_title(page: Path) -> str:
+    """The HTML page's ``<title>``, without the book's name after it."""
+    import html
+    import re
 
-    Returns ``{"book": Path, "chapters": {stem: Path}, "html": Path}`` (the last
-    is the folder in the HTML output that holds the copies).
+    found = re.search(r"<title>(.*?)</title>", page.read_text(errors="replace"), re.S)
+    title = html.unescape(found.group(1)) if found else page.stem
+    return " ".join(title.split()).rsplit(" — ", 1)[0]
+
+
+def merge(parts: list[tuple[str, Path]], out: Path) -> Path:
+    """Concatenate the PDFs of ``parts`` (pairs of a bookmark title and a PDF) into ``out``."""
+    from pypdf import PdfReader, PdfWriter
+
+    writer = PdfWriter()
+    for title, part in parts:
+        start = len(writer.pages)
+        writer.append(PdfReader(part))
+        writer.add_outline_item(title, start)
+    with tempfile.TemporaryDirectory(prefix="saddlebook-merge-") as tmp:
+        path = Path(tmp) / out.name
+        with path.open("wb") as fh:
+            writer.write(fh)
+        _replace(path, out)
+    return out
+
+
+def make_pdf(root: Path, *, jobs: int | None = None, log=print) -> dict:
+    """Print every page of the book to PDF, chapters to ``_build/pdf``; the whole book is their concatenation.
+
+    Each page of the HTML build (the theme has print styles) is printed by its
+    own headless Chromium, ``jobs`` at a time; the chapters' PDFs are kept as
+    ``_build/pdf/<stem>.pdf``, and every page's PDF, in the table of
+    contents' order and with a bookmark each, makes ``_build/pdf/saddlebook.pdf``.
+    All are copied into the HTML output. Returns ``{"book": Path, "chapters":
+    {stem: Path}, "html": Path}`` (the last is the folder in the HTML output
+    that holds the copies).
     """
-    chromium = find_chromium()  # before the build: a missing browser fails in a second, not a minute
-    pages = chapter_pages(root)
+    chromium = find_chromium()  # before anything else: a missing browser fails in a second
+    pages = book_pages(root)
     missing = [p for p in pages.values() if not p.is_file()]
     if missing:
         raise PdfFailed(f"{missing[0]} does not exist: build the HTML first (python -m saddlebook build)")
-    single = build_singlehtml(root, log=log)
+    chapters = {c.stem: f"book/executed/{c.stem}" for c in list_chapters(root)}
     out = root / "_build" / "pdf"
-    # Printing mostly waits on Chromium's virtual clock: two at a time is 1.6x faster even on 2 cores.
-    jobs = max(1, jobs or min(len(pages) + 1, max(2, (os.cpu_count() or 2) // 2)))
+    # Printing mostly waits (a quarter of a core per Chromium, measured here): more processes than cores pay.
+    jobs = max(1, jobs or min(len(pages), 2 * (os.cpu_count() or 1) + 2))
     start = time.perf_counter()
-    seconds = {}
+    with tempfile.TemporaryDirectory(prefix="saddlebook-pages-") as tmp:
+        def one(name: str) -> Path:
+            stem = Path(name).name
+            target = out / f"{stem}.pdf" if name in chapters.values() else Path(tmp) / f"{stem}.pdf"
+            return print_pdf(pages[name], target, chromium=chromium)
 
-    def one(name: str, page: Path) -> Path:
-        t = time.perf_counter()
-        path = print_pdf(page, out / f"{name}.pdf", chromium=chromium)
-        seconds[name] = time.perf_counter() - t
-        return path
-
-    todo = [(Path(BOOK_PDF).stem, single)] + list(pages.items())
-    with ThreadPoolExecutor(max_workers=jobs) as pool:
-        futures = {name: pool.submit(one, name, page) for name, page in todo}
-        printed = {name: fut.result() for name, fut in futures.items()}
-    book = printed.pop(Path(BOOK_PDF).stem)
-    log(f"printed {len(todo)} PDF(s) with {jobs} Chromium process(es) in {time.perf_counter() - start:.1f} s "
-        f"(whole book {seconds[book.stem]:.1f} s, {book.stat().st_size / 1e6:.1f} MB)")
+        with ThreadPoolExecutor(max_workers=jobs) as pool:
+            futures = {name: pool.submit(one, name) for name in pages}
+            printed = {name: fut.result() for name, fut in futures.items()}
+        book = merge([(page_title(pages[name]), path) for name, path in printed.items()], out / BOOK_PDF)
+    log(f"printed {len(pages)} page(s) with {jobs} Chromium process(es) and merged them in "
+        f"{time.perf_counter() - start:.1f} s (whole book {book.stat().st_size / 1e6:.1f} MB)")
+    kept = {stem: out / f"{stem}.pdf" for stem in chapters}
     html_dir = root / "_build" / "html" / HTML_PDF_DIR
-    for path in [book, *printed.values()]:
+    for path in [book, *kept.values()]:
         _replace(path, html_dir / path.name)
-    return {"book": book, "chapters": printed, "html": html_dir}
+    return {"book": book, "chapters": kept, "html": html_dir}

@@ -140,14 +140,15 @@ class ReducedChain:
         self.observable = observable
         self._data = {torch.float64: (x.to(torch.float64), y.to(torch.float64), pi.to(torch.float64))}
 
-    def data(self, dtype):
-        """``(x, y, π)`` in ``dtype`` (cached)."""
-        if dtype not in self._data:
-            self._data[dtype] = tuple(t.to(dtype) for t in self._data[torch.float64])
-        return self._data[dtype]
+    def data(self, dtype, device="cpu"):
+        """``(x, y, π)`` in ``dtype`` on ``device`` (cached)."""
+        key = dtype if torch.device(device).type == "cpu" else (dtype, str(device))
+        if key not in self._data:
+            self._data[key] = tuple(t.to(device=device, dtype=dtype) for t in self._data[torch.float64])
+        return self._data[key]
 
     def _forward(self, params):
-        x, _, _ = self.data(params[0].dtype)
+        x, _, _ = self.data(params[0].dtype, params[0].device)
         h = (params[0] @ x.T) / self.root  # (B, n)
         acts, slopes = [], []
         for yl in params[1:]:
@@ -160,22 +161,22 @@ class ReducedChain:
     def _obs(self, out, loss):
         if self.observable == "loss":
             return loss
-        x, _, pi = self.data(out.dtype)
+        x, _, pi = self.data(out.dtype, out.device)
         return torch.linalg.vector_norm(moment(x, out, pi, dtype=out.dtype), dim=1)
 
     def observe(self, params):
         """Loss and observable, shapes ``(B,)``."""
         out, _, _ = self._forward(params)
-        _, y, pi = self.data(out.dtype)
-        loss = 0.5 * ((out - y) ** 2) @ pi
+        _, y, pi = self.data(out.dtype, out.device)
+        loss = 0.5 * (((out - y) ** 2) * pi).sum(-1)  # not `@ pi`: a matrix-vector product's rounding depends on B
         return loss, self._obs(out, loss)
 
     def evaluate(self, params):
         """Loss, observable and gradient ``[∂𝓛/∂w, ∂𝓛/∂y_2, …, ∂𝓛/∂y_L]``."""
         out, acts, slopes = self._forward(params)
-        x, y, pi = self.data(out.dtype)
+        x, y, pi = self.data(out.dtype, out.device)
         resid = out - y
-        loss = 0.5 * (resid * resid) @ pi
+        loss = 0.5 * (resid * resid * pi).sum(-1)
         g = resid * pi * self.root  # ∂𝓛/∂h_L with h_L = ŷ/√N
         grads = [None] * len(params)
         for k in range(len(params) - 1, 0, -1):
