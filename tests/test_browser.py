@@ -108,7 +108,9 @@ def test_every_page_renders_offline(quick_book, served):
             page.evaluate("() => MathJax.startup.promise")
         page.wait_for_load_state("networkidle")
         found = page.evaluate(_INSPECT)
-        page.screenshot(path=str(shots / (page_path.replace("/", "_") + ".png")), full_page=True)
+        # JPEG: a long page's full-page PNG takes seconds to encode
+        page.screenshot(path=str(shots / (page_path.replace("/", "_") + ".jpg")), full_page=True, type="jpeg",
+                        quality=80)
         page.close()
         return found, errors, outside
 
@@ -122,7 +124,7 @@ def test_every_page_renders_offline(quick_book, served):
                 problems.append(f"{page_path}: {what}: {bad[:3]}")
     assert not problems, "\n".join(problems)
     assert maths > 0 and images > 0, "the check is vacuous: no math or no images found"
-    assert len(list(shots.glob("*.png"))) == len(_pages(root))
+    assert len(list(shots.glob("*.jpg"))) == len(_pages(root))
 
 
 _NUMBERING = """

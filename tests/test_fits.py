@@ -86,6 +86,15 @@ def test_gd_escape_converges_to_the_engine_time():
     assert errs[1] < errs[0] < 0.05  # first-order convergence in the step
     eta, trials = gd_step_for_accuracy(prob, W, level, s.tau, etas=[0.4, 0.2, 0.1, 0.05], rtol=errs[0] * 1.01)
     assert eta == pytest.approx(0.2) and len(trials) <= 2
+    # trials run beforehand (e.g. on worker processes) are judged, not run again, and give the same answer
+    from saddlebook.dynamics import gd_trial
+
+    ahead = [gd_trial(prob, W, 0.4, level), gd_trial(prob, W, 0.2, level)]
+    ahead[1]["seconds"] = -1.0  # marks the result as the one handed in
+    eta2, trials2 = gd_step_for_accuracy(prob, W, level, s.tau, etas=[0.4, 0.2, 0.1, 0.05], rtol=errs[0] * 1.01,
+                                         done=ahead)
+    assert eta2 == eta and trials2[-1]["seconds"] == -1.0
+    assert [t["tau"] for t in trials2] == [t["tau"] for t in trials]
 
 
 def test_corrected_exponent_removes_the_linear_correction():

@@ -171,3 +171,43 @@ def test_parameter_errors(small):
         sb.gradient_flow(w, "tanh", x, y, t_max=1.0, loss="l2")
     with pytest.raises(sb.ParameterError, match="t_eval"):
         sb.gradient_flow(w, "tanh", x, y, t_max=1.0, t_eval=[0.0, 2.0])
+
+
+def test_hessian_is_the_derivative_of_the_gradient(small):
+    from saddlebook.dynamics import AutogradProblem
+
+    w, x, y = small
+    prob = AutogradProblem("tanh", x, y)
+    params = [m[None] for m in w]
+    H = prob.hessian(params)
+    flat = torch.cat([m.reshape(-1) for m in w])
+    assert H.shape == (flat.numel(), flat.numel()) and torch.allclose(H, H.T, atol=1e-14)
+    h, k = 1e-6, 7  # a central difference of the gradient along one parameter: one column of H
+    sizes = [m.numel() for m in w]
+
+    def grad_at(vec):
+        ws = [p.reshape(m.shape)[None] for p, m in zip(torch.split(vec, sizes), w)]
+        return torch.cat([g.reshape(-1) for g in prob.evaluate(ws)[2]])
+
+    e = torch.zeros_like(flat)
+    e[k] = h
+    col = (grad_at(flat + e) - grad_at(flat - e)) / (2 * h)
+    assert float((col - H[:, k]).abs().max()) <= 1e-7 * float(H[:, k].abs().max())
+
+
+def test_implicit_methods_use_the_exact_jacobian_and_agree_with_differences(small, monkeypatch):
+    from saddlebook.dynamics import _reference
+
+    w, x, y = small
+    calls = []
+    exact = _reference._Flat.jacobian
+    monkeypatch.setattr(_reference._Flat, "jacobian", lambda self, t, v: calls.append(t) or exact(self, t, v))
+    kw = dict(t_eval=[0.0, 40.0], rtol=1e-9, atol=1e-13, escape_fraction=0.5)
+    with_jac = sb.gradient_flow(w, "tanh", x, y, 40.0, method="BDF", **kw)
+    assert calls, "BDF did not use the exact Jacobian"
+    monkeypatch.setattr(_reference._Flat, "has_jacobian", lambda self, v: False)
+    differences = sb.gradient_flow(w, "tanh", x, y, 40.0, method="BDF", **kw)
+    scipy_rk = sb.gradient_flow(w, "tanh", x, y, 40.0, method="DOP853", **kw)
+    assert with_jac.escape_time is not None
+    assert math.isclose(with_jac.escape_time, differences.escape_time, rel_tol=1e-6)
+    assert math.isclose(with_jac.escape_time, scipy_rk.escape_time, rel_tol=1e-6)

@@ -35,6 +35,7 @@ from ._integrator import (
 from ._perf import (
     gd_escape,
     gd_step_for_accuracy,
+    gd_trial,
     gradient_flops,
     gradient_rate,
     load_average,
@@ -116,6 +117,7 @@ __all__ = [
     "gradient_rate",
     "gd_escape",
     "gd_step_for_accuracy",
+    "gd_trial",
     "load_average",
     "minibatch_rows",
     "row_rates",

@@ -12,7 +12,8 @@ and the book's performance page; nothing here is asserted as a target).
   (:mod:`saddlebook.dynamics._crossing`: the crossing located between the two
   bracketing steps); a divergence raises.
 - :func:`gd_step_for_accuracy`: the largest step of a list for which GD's escape
-  time is within a relative tolerance of a reference.
+  time is within a relative tolerance of a reference; :func:`gd_trial`, one
+  step of it (module-level, so worker processes can run trials side by side).
 """
 
 from __future__ import annotations
@@ -29,7 +30,8 @@ from ..errors import DivergenceError
 from ._batch import NetworkBatch
 from ._descent import descend
 
-__all__ = ["gradient_flops", "matmul_rate", "gradient_rate", "gd_escape", "gd_step_for_accuracy", "load_average"]
+__all__ = ["gradient_flops", "matmul_rate", "gradient_rate", "gd_escape", "gd_step_for_accuracy", "gd_trial",
+           "load_average"]
 
 
 def load_average() -> tuple[float, float, float]:
@@ -141,34 +143,59 @@ def gd_escape(problem, weights: Sequence[torch.Tensor], eta: float, level, *, ma
     return res.t_event, int(res.steps.max()), res.wall_time
 
 
-def gd_step_for_accuracy(problem, weights, level, tau_ref, etas: Sequence[float], rtol: float = 1e-3):
+def gd_step_for_accuracy(problem, weights, level, tau_ref, etas: Sequence[float], rtol: float = 1e-3, *,
+                         done: Sequence[dict] = ()):
     """The largest step of ``etas`` (tried in decreasing order) whose GD escape
     times are all within ``rtol`` (relative) of ``tau_ref``.
+
+    Parameters
+    ----------
+    problem, weights, level
+        As :func:`gd_escape`.
+    tau_ref : array_like, shape (B,)
+        Reference escape times.
+    etas : sequence of float
+        Steps to try.
+    rtol : float, default 1e-3
+    done : sequence of dict, optional
+        Results of :func:`gd_trial` already run for some of the steps (for
+        example side by side on worker processes, while the reference was
+        computed); they are judged in their turn instead of being run again.
 
     Returns
     -------
     eta : float or None
         None if no step of the list is accurate enough.
     trials : list of dict
-        Per step tried: ``eta``, ``tau``, ``max_rel_err`` (inf if a run
-        diverged or did not escape), ``steps`` (−1 if it diverged),
-        ``seconds``, ``diverged`` (None, or the message of the
-        :class:`~saddlebook.errors.DivergenceError`).
+        Per step tried: the fields of :func:`gd_trial` and ``max_rel_err``
+        (inf if a run diverged or did not escape).
     """
+    ready = {float(t["eta"]): t for t in done}
     trials = []
     for eta in sorted(etas, reverse=True):
-        trials.append(_gd_trial(problem, weights, float(eta), level, tau_ref))
-        if trials[-1]["max_rel_err"] <= rtol:
+        run = ready.get(float(eta)) or gd_trial(problem, weights, float(eta), level)
+        tau = np.asarray(run["tau"], dtype=np.float64)
+        err = float(np.max(np.abs(tau / np.asarray(tau_ref) - 1))) if np.all(np.isfinite(tau)) else math.inf
+        trials.append({**run, "max_rel_err": err})
+        if err <= rtol:
             return float(eta), trials
     return None, trials
 
 
-def _gd_trial(problem, weights, eta: float, level, tau_ref) -> dict:
+def gd_trial(problem, weights, eta: float, level) -> dict:
+    """One descent run at step ``eta`` (:func:`gd_escape`), a divergence recorded rather than raised.
+
+    Returns
+    -------
+    dict
+        ``eta``, ``tau`` (list; NaN where a run diverged), ``steps`` (−1 if
+        it diverged), ``seconds`` (wall time), ``diverged`` (None, or the
+        message of the :class:`~saddlebook.errors.DivergenceError`).
+    """
     start = time.perf_counter()
     try:
         tau, steps, sec = gd_escape(problem, weights, eta, level)
         diverged = None
     except DivergenceError as exc:  # too large a step: recorded, and the caller tries the next one
         tau, steps, sec, diverged = np.full(np.size(level), np.nan), -1, time.perf_counter() - start, str(exc)
-    err = float(np.max(np.abs(tau / np.asarray(tau_ref) - 1))) if np.all(np.isfinite(tau)) else math.inf
-    return dict(eta=eta, tau=tau.tolist(), max_rel_err=err, steps=int(steps), seconds=sec, diverged=diverged)
+    return dict(eta=float(eta), tau=np.asarray(tau).tolist(), steps=int(steps), seconds=sec, diverged=diverged)

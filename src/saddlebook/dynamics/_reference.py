@@ -26,6 +26,7 @@ import torch
 from scipy.integrate import solve_ivp
 
 from .. import _validate as V
+from ..book.counterfactual import current
 from ..errors import DivergenceError, ParameterError
 from ..nets._activations import Activation, get_activation
 from ..nets._losses import check_loss
@@ -35,6 +36,7 @@ from ._problem import MAX_LOSS_RATIO, AutogradProblem, loss_and_gradient
 __all__ = ["gradient", "gradient_flow", "flow_through_escape", "FlowResult", "reference_flow", "ReferenceSolution"]
 
 _METHODS = ("RK45", "RK23", "DOP853", "Radau", "BDF", "LSODA")
+_IMPLICIT = ("Radau", "BDF", "LSODA")  # the methods that use the Jacobian of the flow
 
 def validated_activation(weights, sigma, x, y, loss):
     check_loss(loss)
@@ -182,6 +184,10 @@ def reference_flow(
         Solver tolerances (> 0).
     method : str, default "DOP853"
         A ``solve_ivp`` method: RK45, RK23, DOP853, Radau, BDF or LSODA.
+        The implicit ones (Radau, BDF, LSODA) get the exact Jacobian −∇²𝓛
+        when the problem has a ``hessian`` method (as
+        :class:`~saddlebook.dynamics.AutogradProblem`) and no counterfactual
+        is on; otherwise scipy's finite differences.
     event_level : float, optional
         Level whose downward crossing by the problem's observable is the
         event (a scipy event, evaluated on accepted steps).
@@ -218,8 +224,9 @@ def reference_flow(
     if max_loss_ratio is not None and math.isfinite(max_loss_ratio) and loss0 > 0:
         limit = max_loss_ratio * loss0
     events = flat.events(limit, event_level, stop_at_event)
+    jac = {"jac": flat.jacobian} if method in _IMPLICIT and flat.has_jacobian(w0) else {}
     sol = solve_ivp(flat.rhs, (0.0, opts["t_max"]), w0, method=method, t_eval=opts["t_eval"], rtol=opts["rtol"],
-                    atol=opts["atol"], events=events or None, dense_output=False)
+                    atol=opts["atol"], events=events or None, dense_output=False, **jac)
     if sol.status == 1 and limit is not None and sol.t_events[0].size:
         raise DivergenceError(float(sol.t_events[0][0]), flat.loss_at(sol.y_events[0][0]), config,
                               f"loss exceeded {max_loss_ratio:g} x loss(0)")
@@ -285,6 +292,20 @@ class _Flat:
         if not (math.isfinite(float(value[0])) and np.all(np.isfinite(out))):
             raise DivergenceError(t, float(value[0]), self.config, "non-finite loss or gradient")
         return out
+
+    def has_jacobian(self, vec: np.ndarray) -> bool:
+        """Whether :meth:`jacobian` is exact here: the problem has a Hessian, no counterfactual bends the
+        gradient (the flow is then not −∇𝓛), and the activation passes through torch.func at ``vec``."""
+        if not hasattr(self.problem, "hessian") or current() is not None:
+            return False
+        try:
+            return bool(np.all(np.isfinite(self.jacobian(0.0, vec))))
+        except Exception:  # e.g. a user's activation that leaves torch (``.item()``, numpy): scipy's differences
+            return False
+
+    def jacobian(self, t: float, vec: np.ndarray) -> np.ndarray:
+        """−∇²𝓛, the Jacobian of the flow θ̇ = −∇𝓛(θ)."""
+        return -self.problem.hessian(self.unflatten(vec)).cpu().numpy()
 
     def events(self, limit: float | None, level: float | None, stop: bool) -> list:
         """scipy events: the loss-ratio divergence (if ``limit``), then the observable's crossing (if ``level``)."""
