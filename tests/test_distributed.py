@@ -83,3 +83,21 @@ def test_a_divergence_on_a_worker_reaches_the_caller_with_its_configuration():
     with ThreadPoolExecutor(2) as pool, pytest.raises(DivergenceError, match="eps="):
         sweep("tanh", 3, 2, [0.5, 0.6], init="he", seeds=[0], width=8, input_dim=4, n_samples=64,
               stepper=Descent(500.0), executor=pool)
+
+
+def test_local_workers_carry_the_kernels_malloc_settings_not_dasks(monkeypatch):
+    # Dask's nanny sets MALLOC_TRIM_THRESHOLD_=65536 in its workers; the chapters' kernels inherit the worker's
+    # environment, so the build's workers must carry the book's thresholds instead.
+    import os
+
+    from saddlebook.publish._cluster import dask_client, isolated
+    from saddlebook.publish.execute import MALLOC_ENV
+
+    for k in MALLOC_ENV:
+        monkeypatch.delenv(k, raising=False)
+
+    def probe():
+        with dask_client(workers=1) as client:
+            return {k: client.submit(os.getenv, k, pure=False).result() for k in MALLOC_ENV}
+
+    assert isolated(probe) == MALLOC_ENV

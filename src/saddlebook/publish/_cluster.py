@@ -23,6 +23,20 @@ from ..errors import ParameterError
 SCHEDULER_TIMEOUT = "20s"  # how long to wait for a scheduler's answer
 
 
+def worker_env() -> dict:
+    """The malloc settings of the book's kernels for local worker processes: this process's where it sets
+    them, else :data:`saddlebook.publish.execute.MALLOC_ENV`.
+
+    Dask's nanny sets ``MALLOC_TRIM_THRESHOLD_=65536`` in every worker it spawns
+    (``distributed.nanny.pre-spawn-environ``); the kernels a worker starts would
+    inherit it instead of the thresholds that :func:`~saddlebook.publish.execute.kernel_env`
+    promises them (it keeps what the parent process sets).
+    """
+    from .execute import MALLOC_ENV
+
+    return {k: os.environ.get(k, v) for k, v in MALLOC_ENV.items()}
+
+
 @contextmanager
 def dask_client(scheduler: str | None = None, workers: int | None = None):
     """A ``dask.distributed.Client``: connected to ``scheduler`` (``workers`` unused), or to a local cluster
@@ -51,7 +65,8 @@ def dask_client(scheduler: str | None = None, workers: int | None = None):
     # failed with "AST constructor recursion depth mismatch" here). No dashboard (it wants bokeh and a port),
     # no memory limit (a worker's kernel is a child the nanny does not count), quiet logs.
     with LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
-                      memory_limit=0, silence_logs=logging.ERROR) as cluster, Client(cluster) as client:
+                      memory_limit=0, silence_logs=logging.ERROR, env=worker_env()) as cluster, \
+            Client(cluster) as client:
         yield client
 
 
