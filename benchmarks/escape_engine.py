@@ -45,6 +45,7 @@ import torch
 import saddlebook as sb
 from saddlebook.dynamics import (
     NetworkBatch,
+    activation_seconds,
     gd_step_for_accuracy,
     gradient_flops,
     gradient_rate,
@@ -88,19 +89,6 @@ def gd_step_time(prob, weights, B, steps=150):
             for p, gg in zip(w, g):
                 p.sub_(gg, alpha=1e-3)
     return (time.perf_counter() - start) / steps
-
-
-def activation_time(prob, B, width, n, dtype, calls=20):
-    """Seconds of the L - 1 evaluations of (sigma, sigma') that one gradient of B runs makes (best of 3)."""
-    z = 0.5 * torch.randn(B, width, n, generator=torch.Generator().manual_seed(2), dtype=torch.float64).to(dtype)
-    best = float("inf")
-    for _ in range(3):
-        start = time.perf_counter()
-        for _ in range(calls):
-            for _ in range(L - 1):
-                prob.pair(z)
-        best = min(best, (time.perf_counter() - start) / calls)
-    return best
 
 
 def malloc_probe():
@@ -241,7 +229,7 @@ def main():
                 p, w, wd = problem_and_weights(3, [1e-3] * B, dtype, width=width, n=n)
                 sec, rate = gradient_rate(p, w)
                 comp = matmul_rate(width, width, n, batch=B, dtype=dtype)  # NetworkBatch's layout: W times (N, n)
-                act = activation_time(p, B, width, n, dtype)
+                act = activation_seconds(p, B, width, n, L - 1, dtype=dtype, repeats=3)
                 # The most the gradient could reach if everything but sigma and sigma' were free.
                 ceiling = gradient_flops(wd, n) * B / act / 1e9 / peak
                 row = dict(threads=threads, dtype=str(dtype).replace("torch.", ""), batch=B, width=width, n=n,

@@ -126,3 +126,16 @@ def test_limit_at_zero_is_first_order_richardson():
         limit_at_zero([0.1], [1.0])
     with pytest.raises(ParameterError, match="must differ"):
         limit_at_zero([0.1, 0.1], [1.0, 2.0])
+
+
+def test_activation_seconds_times_the_gradients_sigma_calls_in_its_layout():
+    import saddlebook as sb
+    from saddlebook.dynamics import activation_seconds
+
+    x = sb.gaussian_inputs(32, 3, seed=0)
+    prob = NetworkBatch("tanh", x, x[:, 0])
+    shapes = []
+    pair = prob.pair
+    prob.pair = lambda z: shapes.append(tuple(z.shape)) or pair(z)
+    sec = activation_seconds(prob, 2, 5, 32, 4, repeats=2, calls=3)
+    assert 0 < sec < 1 and len(shapes) == 2 * 3 * 4 and set(shapes) == {(2, 5, 32)}

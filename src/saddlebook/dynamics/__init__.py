@@ -33,6 +33,7 @@ from ._integrator import (
     progress_enabled,
 )
 from ._perf import (
+    activation_seconds,
     gd_escape,
     gd_step_for_accuracy,
     gd_trial,
@@ -116,6 +117,7 @@ __all__ = [
     "matmul_rate",
     "gradient_rate",
     "gd_escape",
+    "activation_seconds",
     "gd_step_for_accuracy",
     "gd_trial",
     "load_average",

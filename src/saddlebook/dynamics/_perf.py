@@ -5,7 +5,8 @@ and the book's performance page; nothing here is asserted as a target).
   evaluation, counted from the shapes (forward + backward, elementwise work
   not counted).
 - :func:`matmul_rate`, :func:`gradient_rate`: achieved GFLOP/s of a plain
-  ``torch.matmul`` and of :meth:`saddlebook.dynamics.NetworkBatch.evaluate`.
+  ``torch.matmul`` and of :meth:`saddlebook.dynamics.NetworkBatch.evaluate`;
+  :func:`activation_seconds`, the time of the gradient's σ and σ′ alone.
 - :func:`gd_escape`: plain fixed-step gradient descent θ ← θ − η∇𝓛 on a batch
   of networks (:func:`saddlebook.dynamics.descend`), stopped at the same loss
   threshold as the engine, with the same escape definition
@@ -30,8 +31,8 @@ from ..errors import DivergenceError
 from ._batch import NetworkBatch
 from ._descent import descend
 
-__all__ = ["gradient_flops", "matmul_rate", "gradient_rate", "gd_escape", "gd_step_for_accuracy", "gd_trial",
-           "load_average"]
+__all__ = ["gradient_flops", "matmul_rate", "gradient_rate", "activation_seconds", "gd_escape",
+           "gd_step_for_accuracy", "gd_trial", "load_average"]
 
 
 def load_average() -> tuple[float, float, float]:
@@ -105,6 +106,24 @@ def gradient_rate(problem: NetworkBatch, weights: Sequence[torch.Tensor], *, rep
     with torch.no_grad():
         sec = _best(lambda: problem.evaluate(weights), repeats, min_time)
     return sec, gradient_flops(widths, n) * B / sec / 1e9
+
+
+def activation_seconds(problem: NetworkBatch, batch: int, width: int, n: int, layers: int, *,
+                       dtype=torch.float64, repeats: int = 2, calls: int = 20) -> float:
+    """Seconds of the ``layers`` evaluations of (σ, σ′) that one gradient of ``batch`` runs makes (best of ``repeats``).
+
+    The pre-activations are ``(batch, width, n)``, the layout of
+    :meth:`NetworkBatch.evaluate`; ``layers`` is the number of hidden layers, L − 1.
+    """
+    z = 0.5 * torch.randn(batch, width, n, generator=torch.Generator().manual_seed(2), dtype=torch.float64).to(dtype)
+    best = math.inf
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for _ in range(calls):
+            for _ in range(layers):
+                problem.pair(z)
+        best = min(best, (time.perf_counter() - start) / calls)
+    return best
 
 
 def gd_escape(problem, weights: Sequence[torch.Tensor], eta: float, level, *, max_steps: int = 10_000_000):
